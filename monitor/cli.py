@@ -1,0 +1,237 @@
+"""The ``monitor`` command. Each subcommand is a thin shell over the stage functions, so the
+daemon, the CLI and the tests drive the same code.
+
+Exit status: 0 ok, 1 a run-time failure, 2 a bad config or bad arguments.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Sequence
+
+from . import __version__
+from .config import Config, ConfigError, default_config_path, load_config
+from .durations import format_duration
+
+EXIT_CONFIG = 2
+log = logging.getLogger("monitor")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    # Options given before the subcommand and after it both land here (defaults are SUPPRESSed).
+    args.config = getattr(args, "config", None)
+    args.log_level = getattr(args, "log_level", "info")
+    _setup_logging(args.log_level, getattr(args, "log_format", "text"))
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_CONFIG
+    try:
+        config = load_config(args.config or default_config_path())
+    except ConfigError as e:
+        print(f"monitor: config {e.path} is not valid; fix these and run again:", file=sys.stderr)
+        for p in e.problems:
+            print(f"  {p}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        return args.func(config, args) or 0
+    except BrokenPipeError:  # `monitor items --json | head`
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+def _setup_logging(level: str, fmt: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        from .logjson import JsonFormatter
+
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("httpx", "httpcore", "apscheduler.executors", "alembic.runtime.migration"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def _parser() -> argparse.ArgumentParser:
+    # --config and --log-level work before or after the subcommand.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config", "-c", type=Path, default=argparse.SUPPRESS,
+        help="config file (default: $MONITOR_CONFIG or ./config.yaml)",
+    )
+    common.add_argument("--log-level", default=argparse.SUPPRESS, help="debug, info, warning, error")
+
+    parser = argparse.ArgumentParser(prog="monitor", description=__doc__, parents=[common])
+    parser.add_argument("--version", action="version", version=f"monitor {__version__}")
+    sub = parser.add_subparsers(metavar="COMMAND")
+
+    def command(name: str, func: Callable, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, parents=[common], help=help, description=help)
+        p.set_defaults(func=func)
+        return p
+
+    command("check", cmd_check, "validate the config and print what it sets up")
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(metavar="ACTION")
+    p = db.add_parser("upgrade", parents=[common], help="apply migrations up to the newest schema")
+    p.set_defaults(func=cmd_db_upgrade)
+    p = db.add_parser("current", parents=[common], help="print the schema revision")
+    p.set_defaults(func=cmd_db_current)
+
+    seeds = sub.add_parser("seeds", help="the seed corpus").add_subparsers(metavar="ACTION")
+    p = seeds.add_parser("import", parents=[common], help="store the seed articles as known articles")
+    p.add_argument("dir", nargs="?", type=Path, help="folder of seed files (default: seeds: from the config)")
+    p.set_defaults(func=cmd_seeds_import)
+
+    p = command("items", cmd_items, "list stored articles, newest first")
+    p.add_argument("--json", action="store_true", help="one JSON object per line (a stable interface)")
+    p.add_argument("--watch", help="only items matched by this watch")
+    p.add_argument("--since", type=_iso_date, help="only items published at or after this ISO date/time")
+    p.add_argument("--seeds", action="store_true", help="only seed-corpus articles")
+    p.add_argument("--limit", type=int, help="at most this many")
+
+    p = command("run", cmd_run, "run the daemon until SIGTERM or Ctrl-C")
+    p.add_argument("--log-format", choices=["text", "json"], default="text")
+    return parser
+
+
+def _iso_date(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO date like 2026-11-01 or 2026-11-01T08:00+08:00")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _open_db(config: Config, *, upgrade: bool = True):
+    from .db import make_engine, sessions, upgrade as do_upgrade
+
+    engine = make_engine(config.database)
+    if upgrade:
+        do_upgrade(engine)
+    return engine, sessions(engine)
+
+
+def cmd_check(config: Config, args) -> int:
+    from .feeds import desired_feeds
+
+    feeds = desired_feeds(config)
+    print(f"{config.source_path}: OK")
+    print(f"  timezone   {config.timezone}")
+    print(f"  database   {_safe_url(config.database)}")
+    print(f"  seeds      {config.seeds}")
+    plain = [f for f in feeds if f.kind == "feed"]
+    search = [f for f in feeds if f.kind == "search"]
+    print(f"  feeds      {len(plain)} plain, {len(search)} search "
+          f"({len(config.search_feeds)} templates x {sum(w.search for w in config.watches)} watches)")
+    for f in feeds:
+        print(f"    - {f.name:<28} every {format_duration(f.interval):<6} {f.url}")
+    print(f"  watches    {len(config.watches)}")
+    for w in config.watches:
+        rule = w.query if w.query is not None else " | ".join(w.keywords or [])
+        to = ", ".join(w.recipients or config.digest.recipients)
+        print(f"    - {w.name:<12} {w.alert:<9} {rule}   -> {to}")
+    nxt = config.next_digest()
+    wait = nxt - datetime.now(config.tz)
+    print(f"  digest     '{config.digest.schedule}' next {nxt:%Y-%m-%d %H:%M %Z} "
+          f"(in {format_duration(wait)}) to {', '.join(config.digest.recipients) or '-'}")
+    where = config.mail.outbox if config.mail.transport == "file" else f"{config.mail.smtp.host}:{config.mail.smtp.port}"
+    print(f"  mail       {config.mail.transport} -> {where} (from {config.mail.from_})")
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def cmd_db_upgrade(config: Config, args) -> int:
+    from .db import current_revision
+
+    engine, _ = _open_db(config)
+    print(f"database {_safe_url(config.database)} at revision {current_revision(engine)}")
+    return 0
+
+
+def cmd_db_current(config: Config, args) -> int:
+    from .db import current_revision, head_revision
+
+    engine, _ = _open_db(config, upgrade=False)
+    cur = current_revision(engine)
+    print(f"{cur or '(empty)'} (newest: {head_revision()})")
+    return 0
+
+
+def cmd_seeds_import(config: Config, args) -> int:
+    from .seeds import import_seeds
+
+    directory = args.dir or config.seeds
+    if directory is None:
+        print("monitor: no seed folder: pass one or set seeds: in the config", file=sys.stderr)
+        return EXIT_CONFIG
+    _, sessions = _open_db(config)
+    try:
+        results = import_seeds(sessions, directory, config.tz)
+    except FileNotFoundError as e:
+        print(f"monitor: {e}", file=sys.stderr)
+        return 1
+    for r in results:
+        when = r.published.astimezone(config.tz).strftime("%Y-%m-%d") if r.published else "-"
+        if r.status == "added":
+            print(f"added     {r.file}: {r.title!r} ({r.source or 'source unknown'}, {when}, {r.chars} chars) -> item {r.item_id}")
+        elif r.status == "exists":
+            print(f"exists    {r.file}: item {r.item_id}, {r.title!r}")
+        elif r.status == "duplicate":
+            print(f"duplicate {r.file}: {r.reason}")
+        else:
+            print(f"skipped   {r.file}: {r.reason}", file=sys.stderr)
+    added = sum(r.status == "added" for r in results)
+    errors = sum(r.status == "error" for r in results)
+    print(f"{added} added, {len(results) - added - errors} already stored, {errors} skipped with errors")
+    return 0
+
+
+def cmd_items(config: Config, args) -> int:
+    from .store import ItemFilter, iter_items
+
+    since = args.since
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=config.tz)
+    _, sessions = _open_db(config)
+    flt = ItemFilter(watch=args.watch, since=since, seeds_only=args.seeds, limit=args.limit)
+    out = sys.stdout
+    with sessions() as session:
+        for row in iter_items(session, flt):
+            if args.json:
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            else:
+                when = datetime.fromisoformat(row["published"]).astimezone(config.tz).strftime("%Y-%m-%d %H:%M")
+                origin = row["feed"] or f"seed:{row['seed']}"
+                dup = f"  [dup of {row['duplicate_of']['id']}]" if row["duplicate_of"] else ""
+                watches = ",".join(row["watches"])
+                out.write(f"{row['id']:>6}  {when}  {origin[:24]:<24}  {row['title'][:48]}{dup}  {watches}\n")
+    return 0
+
+
+def cmd_run(config: Config, args) -> int:
+    from .daemon import run_daemon
+
+    return run_daemon(config, config_path=args.config or default_config_path())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

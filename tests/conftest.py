@@ -1,0 +1,77 @@
+"""Shared fixtures. Databases are real: a SQLite file always, PostgreSQL too when MONITOR_TEST_PG
+is set (each test that takes ``db_url`` then runs once per backend)."""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+SEEDS = REPO / "seeds"
+SHARED = REPO.parent / "shared"
+
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("MONITOR_TEST_PG") else [])
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url():
+    return os.environ.get("MONITOR_TEST_PG")
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request, tmp_path):
+    """A fresh, empty database: a SQLite file, or a new PostgreSQL database dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'monitor.db'}"
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(os.environ["MONITOR_TEST_PG"]).set(drivername="postgresql+psycopg")
+    name = f"monitor_test_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+
+BASE_CONFIG = {
+    "timezone": "Asia/Shanghai",
+    "seeds": "seeds/",
+    "poll_interval": "30m",
+    "feeds": [{"name": "local", "url": "http://127.0.0.1:9/feed.xml", "interval": "15m"}],
+    "watches": [
+        {"name": "新市民", "query": '新市民 OR "new citizens"'},
+        {"name": "消费金融", "keywords": ["消费金融", "消金"], "alert": "immediate"},
+    ],
+    "digest": {"schedule": "0 8 * * *", "recipients": ["analyst@example.com"], "subject": "日报 {date}"},
+    "mail": {"from": "monitor@example.com", "transport": "file", "outbox": "outbox/"},
+}
+
+
+@pytest.fixture
+def make_config(tmp_path, db_url):
+    """Write a config.yaml into tmp_path (with the seeds copied beside it) and return its path."""
+
+    def make(overrides: dict | None = None, *, text: str | None = None) -> Path:
+        path = tmp_path / "config.yaml"
+        if text is None:
+            data = {**BASE_CONFIG, "database": db_url, **(overrides or {})}
+            text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+        path.write_text(text, encoding="utf-8")
+        seeds = tmp_path / "seeds"
+        if not seeds.exists():
+            seeds.mkdir()
+            for f in SEEDS.iterdir():
+                (seeds / f.name).write_bytes(f.read_bytes())
+        return path
+
+    return make
