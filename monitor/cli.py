@@ -100,6 +100,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", action="store_true", help="only seed-corpus articles")
     p.add_argument("--limit", type=int, help="at most this many")
 
+    p = command("poll", cmd_poll, "poll the due feeds once and print what each gave")
+    p.add_argument("--feed", action="append", dest="feeds", metavar="NAME", help="only this feed (repeatable)")
+    p.add_argument("--all", action="store_true", help="every active feed, due or not")
+    p.add_argument("--json", action="store_true", help="one JSON object per feed (a stable interface)")
+
+    command("feeds", cmd_feeds, "feed health: last success, last error, failures, next poll")
+
     p = command("run", cmd_run, "run the daemon until SIGTERM or Ctrl-C")
     p.add_argument("--log-format", choices=["text", "json"], default="text")
     return parser
@@ -224,6 +231,84 @@ def cmd_items(config: Config, args) -> int:
                 dup = f"  [dup of {row['duplicate_of']['id']}]" if row["duplicate_of"] else ""
                 watches = ",".join(row["watches"])
                 out.write(f"{row['id']:>6}  {when}  {origin[:24]:<24}  {row['title'][:48]}{dup}  {watches}\n")
+    return 0
+
+
+def cmd_poll(config: Config, args) -> int:
+    import asyncio
+
+    from .daemon import instance_id
+    from .feeds import desired_feeds
+    from .poll import poll
+
+    _, sessions = _open_db(config)
+    known = {f.name for f in desired_feeds(config)}
+    unknown = [n for n in args.feeds or [] if n not in known]
+    if unknown:
+        print(f"monitor: no feed named {', '.join(unknown)} in {config.source_path} "
+              f"(known: {', '.join(sorted(known))})", file=sys.stderr)
+        return EXIT_CONFIG
+    progress = _Progress(enabled=sys.stderr.isatty() and not args.json)
+    results = asyncio.run(poll(config, sessions, owner=instance_id(), names=args.feeds,
+                               due_only=not (args.all or args.feeds), on_result=progress.step))
+    progress.close()
+    if args.json:
+        for r in results:
+            print(json.dumps(r.as_json(), ensure_ascii=False))
+    else:
+        _print_poll_table(results)
+    return 0
+
+
+class _Progress:
+    """A one-line counter on a terminal; nothing when piped."""
+
+    def __init__(self, enabled: bool):
+        self.enabled, self.count = enabled, 0
+
+    def step(self, result) -> None:
+        self.count += 1
+        if self.enabled:
+            sys.stderr.write(f"\rpolled {self.count} feeds, last: {result.feed[:40]:<40}")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.count:
+            sys.stderr.write("\r" + " " * 70 + "\r")
+
+
+def _print_poll_table(results) -> None:
+    if not results:
+        print("no feed was due (use --all to poll every feed now)")
+        return
+    print(f"{'feed':<30} {'status':<13} {'http':>4} {'new':>5} {'upd':>5} {'same':>5} {'secs':>6}  error")
+    for r in sorted(results, key=lambda r: r.feed):
+        print(f"{r.feed[:30]:<30} {r.status:<13} {r.http_status or '-':>4} {r.new:>5} {r.updated:>5} "
+              f"{r.unchanged:>5} {r.seconds:>6.2f}  {r.error or r.warning or ''}")
+    total = {k: sum(getattr(r, k) for r in results) for k in ("new", "updated", "unchanged")}
+    errors = sum(r.status == "error" for r in results)
+    print(f"{len(results)} feeds: {total['new']} new, {total['updated']} updated, "
+          f"{total['unchanged']} unchanged items; {errors} feeds failed")
+
+
+def cmd_feeds(config: Config, args) -> int:
+    from sqlalchemy import select
+
+    from .models import Feed
+
+    _, sessions = _open_db(config)
+
+    def local(dt):
+        return dt.astimezone(config.tz).strftime("%m-%d %H:%M") if dt else "-"
+
+    with sessions() as session:
+        rows = session.scalars(select(Feed).order_by(Feed.active.desc(), Feed.name)).all()
+    print(f"{'feed':<30} {'state':<9} {'last ok':<11} {'next poll':<11} {'fails':>5}  last error")
+    for f in rows:
+        state = "retired" if not f.active else ("failing" if f.consecutive_failures else "ok")
+        err = f"{local(f.last_error_at)} {f.last_error}" if f.consecutive_failures else ""
+        print(f"{f.name[:30]:<30} {state:<9} {local(f.last_success_at):<11} {local(f.next_poll_at):<11} "
+              f"{f.consecutive_failures:>5}  {err}")
     return 0
 
 

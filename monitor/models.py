@@ -67,7 +67,8 @@ class Feed(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(10), default="feed")  # feed | search
-    url: Mapped[str] = mapped_column(Text)
+    url: Mapped[str] = mapped_column(Text)  # where we fetch: moves with permanent redirects
+    config_url: Mapped[str] = mapped_column(Text)  # what config.yaml said: a change there resets url
     watch_name: Mapped[str | None] = mapped_column(String(200))  # search feeds: the watch it serves
     interval_seconds: Mapped[int] = mapped_column(Integer, default=1800)
     encoding: Mapped[str | None] = mapped_column(String(40))

@@ -75,3 +75,11 @@ def make_config(tmp_path, db_url):
         return path
 
     return make
+
+
+@pytest.fixture
+def feed_server():
+    from feedserver import FeedServer
+
+    with FeedServer() as server:
+        yield server

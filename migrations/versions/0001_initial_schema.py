@@ -44,6 +44,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('kind', sa.String(length=10), nullable=False),
     sa.Column('url', sa.Text(), nullable=False),
+    sa.Column('config_url', sa.Text(), nullable=False),
     sa.Column('watch_name', sa.String(length=200), nullable=True),
     sa.Column('interval_seconds', sa.Integer(), nullable=False),
     sa.Column('encoding', sa.String(length=40), nullable=True),

@@ -1,0 +1,300 @@
+"""One poll: sync feed rows with the config, claim the due feeds, fetch, parse, store.
+
+What is due is a column (``next_poll_at``), computed after every fetch from the interval, the
+server's hints (Retry-After, Cache-Control max-age, RSS <ttl>) and back-off; a feed is claimed
+with a lease row update so that two daemons never fetch the same feed at once and a crashed
+daemon's claim simply expires.
+"""
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Iterable
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from .config import Config
+from .feeds import FeedSpec, desired_feeds
+from .fetch import FetchRequest, FetchResult, Fetcher, max_age, retry_after
+from .models import Feed, Item
+from .normalize import content_hash
+from .parse import FeedEntry, ParsedFeed, parse_feed
+
+LEASE = timedelta(minutes=10)
+
+
+@dataclass
+class FeedResult:
+    """One feed's outcome; ``as_json`` is the public shape of ``monitor poll --json``."""
+
+    feed: str
+    url: str
+    status: str  # ok | not_modified | error | skipped
+    http_status: int | None = None
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+    warning: str | None = None
+    item_ids: list[int] = field(default_factory=list)  # new and updated items, for matching
+
+    def as_json(self) -> dict:
+        d = asdict(self)
+        d.pop("item_ids")
+        d.pop("warning")
+        d["seconds"] = round(self.seconds, 3)
+        return d
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# ---------------------------------------------------------------------------------------------
+# Feed rows follow the config
+
+
+def sync_feeds(sessions: sessionmaker[Session], specs: Iterable[FeedSpec], now: datetime | None = None) -> None:
+    """Add new feeds, update changed ones, retire the ones gone from config (history is kept)."""
+    now = now or now_utc()
+    specs = {s.name: s for s in specs}
+    with sessions.begin() as session:
+        rows = {f.name: f for f in session.scalars(select(Feed))}
+        for name, spec in specs.items():
+            row = rows.get(name)
+            if row is None:
+                session.add(Feed(
+                    name=name, kind=spec.kind, url=spec.url, config_url=spec.url, watch_name=spec.watch_name,
+                    interval_seconds=int(spec.interval.total_seconds()), encoding=spec.encoding,
+                    full_text=spec.full_text, active=True, consecutive_failures=0, next_poll_at=now,
+                    created_at=now, updated_at=now,
+                ))
+                continue
+            if row.config_url != spec.url:  # the config changed the URL: it wins over an old redirect
+                row.url = row.config_url = spec.url
+                row.etag = row.last_modified = None
+                row.next_poll_at = now
+            row.kind, row.watch_name, row.encoding, row.full_text = spec.kind, spec.watch_name, spec.encoding, spec.full_text
+            row.interval_seconds = int(spec.interval.total_seconds())
+            if not row.active:
+                row.active, row.retired_at, row.next_poll_at = True, None, now
+            row.updated_at = now
+        for name, row in rows.items():
+            if name not in specs and row.active:
+                row.active, row.retired_at, row.updated_at = False, now, now
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    name: str
+    url: str
+    etag: str | None
+    last_modified: str | None
+    encoding: str | None
+    interval: timedelta
+    failures: int
+
+
+def claim_feeds(
+    sessions: sessionmaker[Session], owner: str, *, now: datetime | None = None,
+    names: list[str] | None = None, due_only: bool = True,
+) -> list[Claimed]:
+    """Claim feeds for this process. The conditional UPDATE is atomic on SQLite and PostgreSQL."""
+    now = now or now_utc()
+    with sessions() as session:
+        stmt = select(Feed.id).where(Feed.active.is_(True))
+        if names:
+            stmt = stmt.where(Feed.name.in_(names))
+        if due_only:
+            stmt = stmt.where(or_(Feed.next_poll_at.is_(None), Feed.next_poll_at <= now))
+        candidates = list(session.scalars(stmt.order_by(Feed.next_poll_at, Feed.id)))
+    claimed: list[Claimed] = []
+    for feed_id in candidates:
+        with sessions.begin() as session:
+            won = session.execute(
+                update(Feed)
+                .where(Feed.id == feed_id, or_(Feed.lease_until.is_(None), Feed.lease_until < now))
+                .values(lease_owner=owner, lease_until=now + LEASE)
+            ).rowcount
+            if won:
+                f = session.get(Feed, feed_id)
+                claimed.append(Claimed(f.id, f.name, f.url, f.etag, f.last_modified, f.encoding,
+                                       timedelta(seconds=f.interval_seconds), f.consecutive_failures))
+    return claimed
+
+
+def release_feeds(sessions: sessionmaker[Session], owner: str, ids: list[int]) -> None:
+    """Give back claims not worked on (shutdown), so another daemon may take them at once."""
+    if not ids:
+        return
+    with sessions.begin() as session:
+        session.execute(update(Feed).where(Feed.id.in_(ids), Feed.lease_owner == owner)
+                        .values(lease_owner=None, lease_until=None))
+
+
+# ---------------------------------------------------------------------------------------------
+# Scheduling arithmetic
+
+
+def next_poll(
+    *, now: datetime, interval: timedelta, cap: timedelta, failures: int = 0,
+    hints: Iterable[timedelta | None] = (), retry: timedelta | None = None, rng: random.Random | None = None,
+) -> datetime:
+    """When to poll next. Server hints only lengthen the interval, and everything is capped."""
+    rng = rng or random
+    wait = interval
+    for hint in hints:
+        if hint is not None:
+            wait = max(wait, min(hint, cap))
+    if failures:
+        backoff = interval * (2 ** min(failures - 1, 16))
+        # Jitter spreads out feeds that failed together (one host down) so they do not return together.
+        wait = min(backoff, cap) * rng.uniform(0.85, 1.15)
+    if retry is not None:
+        wait = max(wait, min(retry, cap))
+    return now + min(wait, cap * 1.15)
+
+
+# ---------------------------------------------------------------------------------------------
+# Storing entries
+
+
+def store_entries(session: Session, feed_id: int, entries: list[FeedEntry], now: datetime) -> tuple[int, int, int, list[int]]:
+    """Insert new entries, update changed ones; same GUID in this feed or same canonical URL
+    anywhere in the store is the same article."""
+    new = updated = unchanged = 0
+    touched: list[int] = []
+    guids = [e.guid for e in entries if e.guid]
+    urls = [e.canonical_url for e in entries if e.canonical_url]
+    by_guid = {i.guid: i for i in session.scalars(select(Item).where(Item.feed_id == feed_id, Item.guid.in_(guids)))} if guids else {}
+    by_url = {i.canonical_url: i for i in session.scalars(select(Item).where(Item.canonical_url.in_(urls)))} if urls else {}
+    seen: set[tuple[str | None, str | None]] = set()
+    for e in entries:
+        key = (e.guid, e.canonical_url)
+        if key in seen:  # a feed listing the same entry twice
+            continue
+        seen.add(key)
+        item = by_guid.get(e.guid) if e.guid else None
+        item = item or (by_url.get(e.canonical_url) if e.canonical_url else None)
+        body = e.content or e.summary
+        if item is None:
+            item = Item(
+                feed_id=feed_id, guid=e.guid or e.canonical_url, url=e.url, canonical_url=e.canonical_url,
+                title=e.title, author=e.author, summary=e.summary or None, content=e.content or None,
+                content_hash=content_hash(body) if body else None, published_at=e.published,
+                fetched_at=now, updated_at=now,
+            )
+            session.add(item)
+            session.flush()
+            if item.guid:
+                by_guid[item.guid] = item
+            if item.canonical_url:
+                by_url[item.canonical_url] = item
+            new += 1
+            touched.append(item.id)
+        elif (item.title, item.summary or "", item.content or "") != (e.title, e.summary, e.content):
+            item.title, item.summary, item.content = e.title, e.summary or None, e.content or None
+            item.author = e.author or item.author
+            item.content_hash = content_hash(body) if body else item.content_hash
+            item.updated_at = now
+            updated += 1
+            touched.append(item.id)
+        else:
+            unchanged += 1
+    return new, updated, unchanged, touched
+
+
+def record(
+    sessions: sessionmaker[Session], claim: Claimed, fetched: FetchResult, parsed: ParsedFeed | None,
+    config: Config, now: datetime, owner: str,
+) -> FeedResult:
+    """Write one feed's outcome (items and fetch state) in one transaction, releasing the lease."""
+    cap = config.fetch.max_interval
+    result = FeedResult(claim.name, claim.url, "ok", fetched.status, seconds=fetched.seconds)
+    with sessions.begin() as session:
+        feed = session.get(Feed, claim.id)
+        feed.last_fetch_at, feed.last_http_status = now, fetched.status
+        feed.lease_owner = feed.lease_until = None
+        hints = [max_age(fetched.headers)]
+        error = fetched.error
+        if error is None and fetched.not_modified:
+            result.status = "not_modified"
+        elif error is None and not fetched.ok:
+            error = f"HTTP {fetched.status}"
+        elif error is None and parsed is not None:
+            error = parsed.error
+        if error is None and parsed is not None and not fetched.not_modified:
+            result.new, result.updated, result.unchanged, result.item_ids = store_entries(
+                session, feed.id, parsed.entries, now)
+            hints.append(parsed.ttl)
+            result.warning = parsed.warning
+            feed.last_warning = parsed.warning
+        if error is None:
+            feed.etag = fetched.headers.get("etag") or (feed.etag if fetched.not_modified else None)
+            feed.last_modified = fetched.headers.get("last-modified") or (
+                feed.last_modified if fetched.not_modified else None)
+            if fetched.permanent_url:
+                feed.url = result.url = fetched.permanent_url
+            feed.last_success_at, feed.consecutive_failures = now, 0
+            feed.next_poll_at = next_poll(now=now, interval=claim.interval, cap=cap, hints=hints)
+        else:
+            result.status, result.error = "error", error
+            feed.last_error_at, feed.last_error = now, error
+            feed.consecutive_failures += 1
+            retry = retry_after(fetched.headers, now) if fetched.status in (429, 503) else None
+            feed.next_poll_at = next_poll(now=now, interval=claim.interval, cap=cap,
+                                          failures=feed.consecutive_failures, retry=retry)
+        feed.updated_at = now
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+async def poll(
+    config: Config, sessions: sessionmaker[Session], *, owner: str, names: list[str] | None = None,
+    due_only: bool = True, fetcher: Fetcher | None = None, on_result: Callable[[FeedResult], None] | None = None,
+) -> list[FeedResult]:
+    """Poll the due (or named) feeds once. One feed's failure never stops the others."""
+    sync_feeds(sessions, desired_feeds(config))
+    claims = claim_feeds(sessions, owner, names=names, due_only=due_only)
+    if not claims:
+        return []
+    own_fetcher = fetcher is None
+    fetcher = fetcher or Fetcher(
+        concurrency=config.fetch.concurrency, per_host=config.fetch.per_host,
+        connect_timeout=config.fetch.connect_timeout.total_seconds(),
+        read_timeout=config.fetch.read_timeout.total_seconds(), max_bytes=config.fetch.max_bytes,
+    )
+    results: list[FeedResult] = []
+    done: set[int] = set()
+
+    async def one(claim: Claimed) -> None:
+        fetched = await fetcher.fetch(FetchRequest(claim.url, claim.etag, claim.last_modified))
+        now = now_utc()
+        parsed = None
+        if fetched.ok and not fetched.not_modified:
+            parsed = parse_feed(fetched.body, content_type=fetched.headers.get("content-type"),
+                                encoding=claim.encoding, fetched_at=now)
+        try:
+            result = record(sessions, claim, fetched, parsed, config, now, owner)
+        except Exception as e:  # a store failure for one feed is that feed's error, not the poll's
+            result = FeedResult(claim.name, claim.url, "error", fetched.status, seconds=fetched.seconds,
+                                error=f"storing failed: {type(e).__name__}: {e}")
+        done.add(claim.id)
+        results.append(result)
+        if on_result:
+            on_result(result)
+
+    try:
+        await asyncio.gather(*(one(c) for c in claims))
+    finally:
+        release_feeds(sessions, owner, [c.id for c in claims if c.id not in done])
+        if own_fetcher:
+            await fetcher.client.aclose()
+    return results
