@@ -12,13 +12,17 @@ import signal
 import socket
 from pathlib import Path
 
+from datetime import datetime
+
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine, text
 
 from .config import Config
 from .db import make_engine, sessions, upgrade
+from .poll import poll
 
 log = logging.getLogger("monitor.daemon")
+GRACE_SECONDS = 20
 
 
 def instance_id() -> str:
@@ -36,9 +40,38 @@ class Daemon:
         self.scheduler = AsyncIOScheduler(timezone=config.tz)
 
     def schedule_jobs(self) -> None:
+        # The tick only asks the database what is due; intervals, back-off and server hints live
+        # in feeds.next_poll_at, so a restart picks up exactly where the last process stopped.
+        self.scheduler.add_job(
+            self.poll_tick, "interval", seconds=self.tick_seconds(), id="poll", coalesce=True, max_instances=1,
+            next_run_time=datetime.now(self.config.tz),
+        )
         self.scheduler.add_job(
             self.maintenance, "interval", hours=6, id="maintenance", coalesce=True, max_instances=1
         )
+
+    def tick_seconds(self) -> float:
+        return max(1.0, min(60.0, self.config.poll_interval.total_seconds() / 4))
+
+    async def poll_tick(self) -> None:
+        if self.stopping.is_set():
+            return
+        try:
+            results = await poll(self.config, self.sessions, owner=instance_id())
+        except Exception:
+            log.exception("poll failed; will try again at the next tick")
+            return
+        for r in results:
+            if r.status == "error":
+                log.warning("feed %s failed: %s", r.feed, r.error, extra={"feed": r.feed, "url": r.url})
+            elif r.warning:
+                log.info("feed %s: %s", r.feed, r.warning)
+        if results:
+            log.info(
+                "polled %d feeds: %d new, %d updated items, %d errors", len(results),
+                sum(r.new for r in results), sum(r.updated for r in results),
+                sum(r.status == "error" for r in results),
+            )
 
     async def maintenance(self) -> None:
         """Keep the query planner's statistics fresh on SQLite as the store grows."""
@@ -64,6 +97,10 @@ class Daemon:
         )
         await self.stopping.wait()
         self.scheduler.shutdown(wait=False)
+        # Let an in-flight poll finish its writes (its leases are released in poll()'s finally).
+        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        if pending:
+            await asyncio.wait(pending, timeout=GRACE_SECONDS)
         self.engine.dispose()
         log.info("monitor stopped")
         return 0

@@ -51,3 +51,28 @@ def test_run_refuses_bad_config(make_config):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "poll_interval" in proc.stderr
+
+
+def test_daemon_polls_and_survives_failing_feeds(make_config, feed_server):
+    from test_poll import ITEMS, rss
+    from feedserver import Response
+
+    feed_server.routes["/f.xml"] = Response(200, rss(ITEMS))
+    config = make_config({"poll_interval": "4s", "feeds": [
+        {"name": "good", "url": feed_server.url("/f.xml")},
+        {"name": "down", "url": "http://127.0.0.1:9/unreachable.xml"},
+    ]})
+    proc = start(config)
+    try:
+        out = wait_for(proc, "polled 2 feeds")
+        assert "feed down failed" in out
+        assert "3 new" in out
+        time.sleep(1)
+        assert proc.poll() is None
+        os.kill(proc.pid, signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    assert len(feed_server.requests_to("/f.xml")) >= 1
