@@ -150,7 +150,7 @@ class Fetcher:
             except httpx.TimeoutException as e:
                 return FetchResult(req.url, url, error=f"timeout ({type(e).__name__}) fetching {url}")
             except httpx.HTTPError as e:
-                return FetchResult(req.url, url, error=f"{type(e).__name__}: {e or 'connection failed'}")
+                return FetchResult(req.url, url, error=f"{type(e).__name__}: {e or 'connection failed'} ({url})")
         return FetchResult(req.url, url, error=f"more than {MAX_REDIRECTS} redirects: {' -> '.join(seen)}")
 
     async def _read(self, resp: httpx.Response) -> tuple[bytes, bool]:

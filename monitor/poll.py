@@ -21,6 +21,7 @@ from .feeds import FeedSpec, desired_feeds
 from .fetch import FetchRequest, FetchResult, Fetcher, max_age, retry_after
 from .models import Feed, Item
 from .normalize import content_hash
+from .fulltext import fetch_full_text
 from .parse import FeedEntry, ParsedFeed, parse_feed
 
 LEASE = timedelta(minutes=10)
@@ -40,12 +41,13 @@ class FeedResult:
     seconds: float = 0.0
     error: str | None = None
     warning: str | None = None
-    item_ids: list[int] = field(default_factory=list)  # new and updated items, for matching
+    new_ids: list[int] = field(default_factory=list)  # for matching and full text
+    updated_ids: list[int] = field(default_factory=list)
 
     def as_json(self) -> dict:
         d = asdict(self)
-        d.pop("item_ids")
-        d.pop("warning")
+        for internal in ("new_ids", "updated_ids", "warning"):
+            d.pop(internal)
         d["seconds"] = round(self.seconds, 3)
         return d
 
@@ -98,13 +100,15 @@ class Claimed:
     encoding: str | None
     interval: timedelta
     failures: int
+    full_text: bool = False
 
 
 def claim_feeds(
     sessions: sessionmaker[Session], owner: str, *, now: datetime | None = None,
     names: list[str] | None = None, due_only: bool = True,
-) -> list[Claimed]:
-    """Claim feeds for this process. The conditional UPDATE is atomic on SQLite and PostgreSQL."""
+) -> tuple[list[Claimed], list[tuple[str, str]]]:
+    """Claim feeds for this process; also return (name, url) of those another process holds.
+    The conditional UPDATE is atomic on SQLite and PostgreSQL."""
     now = now or now_utc()
     with sessions() as session:
         stmt = select(Feed.id).where(Feed.active.is_(True))
@@ -114,6 +118,7 @@ def claim_feeds(
             stmt = stmt.where(or_(Feed.next_poll_at.is_(None), Feed.next_poll_at <= now))
         candidates = list(session.scalars(stmt.order_by(Feed.next_poll_at, Feed.id)))
     claimed: list[Claimed] = []
+    skipped: list[Feed] = []
     for feed_id in candidates:
         with sessions.begin() as session:
             won = session.execute(
@@ -124,8 +129,10 @@ def claim_feeds(
             if won:
                 f = session.get(Feed, feed_id)
                 claimed.append(Claimed(f.id, f.name, f.url, f.etag, f.last_modified, f.encoding,
-                                       timedelta(seconds=f.interval_seconds), f.consecutive_failures))
-    return claimed
+                                       timedelta(seconds=f.interval_seconds), f.consecutive_failures, f.full_text))
+            else:
+                skipped.append(session.get(Feed, feed_id))
+    return claimed, [(f.name, f.url) for f in skipped]
 
 
 def release_feeds(sessions: sessionmaker[Session], owner: str, ids: list[int]) -> None:
@@ -164,11 +171,14 @@ def next_poll(
 # Storing entries
 
 
-def store_entries(session: Session, feed_id: int, entries: list[FeedEntry], now: datetime) -> tuple[int, int, int, list[int]]:
+def store_entries(
+    session: Session, feed_id: int, entries: list[FeedEntry], now: datetime
+) -> tuple[list[int], list[int], int]:
     """Insert new entries, update changed ones; same GUID in this feed or same canonical URL
     anywhere in the store is the same article."""
-    new = updated = unchanged = 0
-    touched: list[int] = []
+    new_ids: list[int] = []
+    updated_ids: list[int] = []
+    unchanged = 0
     guids = [e.guid for e in entries if e.guid]
     urls = [e.canonical_url for e in entries if e.canonical_url]
     by_guid = {i.guid: i for i in session.scalars(select(Item).where(Item.feed_id == feed_id, Item.guid.in_(guids)))} if guids else {}
@@ -195,18 +205,16 @@ def store_entries(session: Session, feed_id: int, entries: list[FeedEntry], now:
                 by_guid[item.guid] = item
             if item.canonical_url:
                 by_url[item.canonical_url] = item
-            new += 1
-            touched.append(item.id)
+            new_ids.append(item.id)
         elif (item.title, item.summary or "", item.content or "") != (e.title, e.summary, e.content):
             item.title, item.summary, item.content = e.title, e.summary or None, e.content or None
             item.author = e.author or item.author
             item.content_hash = content_hash(body) if body else item.content_hash
             item.updated_at = now
-            updated += 1
-            touched.append(item.id)
+            updated_ids.append(item.id)
         else:
             unchanged += 1
-    return new, updated, unchanged, touched
+    return new_ids, updated_ids, unchanged
 
 
 def record(
@@ -229,8 +237,9 @@ def record(
         elif error is None and parsed is not None:
             error = parsed.error
         if error is None and parsed is not None and not fetched.not_modified:
-            result.new, result.updated, result.unchanged, result.item_ids = store_entries(
+            result.new_ids, result.updated_ids, result.unchanged = store_entries(
                 session, feed.id, parsed.entries, now)
+            result.new, result.updated = len(result.new_ids), len(result.updated_ids)
             hints.append(parsed.ttl)
             result.warning = parsed.warning
             feed.last_warning = parsed.warning
@@ -262,16 +271,18 @@ async def poll(
 ) -> list[FeedResult]:
     """Poll the due (or named) feeds once. One feed's failure never stops the others."""
     sync_feeds(sessions, desired_feeds(config))
-    claims = claim_feeds(sessions, owner, names=names, due_only=due_only)
+    claims, held = claim_feeds(sessions, owner, names=names, due_only=due_only)
+    results: list[FeedResult] = [
+        FeedResult(name, url, "skipped", error="being polled by another process") for name, url in held
+    ]
     if not claims:
-        return []
+        return results
     own_fetcher = fetcher is None
     fetcher = fetcher or Fetcher(
         concurrency=config.fetch.concurrency, per_host=config.fetch.per_host,
         connect_timeout=config.fetch.connect_timeout.total_seconds(),
         read_timeout=config.fetch.read_timeout.total_seconds(), max_bytes=config.fetch.max_bytes,
     )
-    results: list[FeedResult] = []
     done: set[int] = set()
 
     async def one(claim: Claimed) -> None:
@@ -286,6 +297,8 @@ async def poll(
         except Exception as e:  # a store failure for one feed is that feed's error, not the poll's
             result = FeedResult(claim.name, claim.url, "error", fetched.status, seconds=fetched.seconds,
                                 error=f"storing failed: {type(e).__name__}: {e}")
+        if claim.full_text and result.new_ids:
+            await fetch_full_text(fetcher, sessions, result.new_ids)
         done.add(claim.id)
         results.append(result)
         if on_result:

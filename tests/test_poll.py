@@ -247,3 +247,47 @@ def test_poll_cli_json(make_config, feed_server):
     proc = subprocess.run([sys.executable, "-m", "monitor", "--config", str(path), "feeds"],
                           capture_output=True, text=True, timeout=120)
     assert "failing" in proc.stdout and "HTTP 404" in proc.stdout
+
+
+ARTICLE_PAGE = """<html><head><title>消费金融新规</title><script>track()</script></head><body>
+<div class="nav">首页 | 财经 | 股票</div>
+<article><h1>消费金融新规发布</h1>
+<p>监管部门今日发布消费金融公司管理办法，对助贷业务提出新要求，明确合作机构名单管理与综合融资成本上限。</p>
+<p>多家持牌机构表示将积极落实新规，加强风险管理，提升新市民金融服务质量，并在三个月内完成整改。</p>
+</article><div class="footer">免责声明：本站转载内容仅供参考</div></body></html>"""
+
+
+def test_full_text_fetches_article_pages(make_config, feed_server):
+    feed = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+        f'<item><title>消费金融新规发布</title><link>{feed_server.url("/article/1.html")}</link><guid>p1</guid>'
+        "<description>摘要</description></item>"
+        f'<item><title>页面打不开</title><link>{feed_server.url("/article/missing.html")}</link><guid>p2</guid>'
+        "<description>只有摘要</description></item></channel></rss>"
+    ).encode()
+    feed_server.routes["/full.xml"] = Response(200, feed)
+    feed_server.routes["/article/1.html"] = Response(200, ARTICLE_PAGE.encode("gbk"),
+                                                     {"Content-Type": "text/html; charset=gbk"})
+    config, sess = setup(make_config, [{"name": "full", "url": feed_server.url("/full.xml"), "full_text": True}])
+    assert run_poll(config, sess)["full"].new == 2
+    with sess() as s:
+        items = {i.guid: i for i in s.scalars(select(Item))}
+    page = items["p1"].content
+    assert "综合融资成本上限" in page and "三个月内完成整改" in page
+    assert "track()" not in page and "免责声明" not in page and "首页 | 财经" not in page
+    assert items["p2"].content is None and items["p2"].summary == "只有摘要"  # fell back to the feed's text
+
+
+def test_feed_leased_by_another_process_is_skipped(make_config, feed_server):
+    from monitor.poll import claim_feeds
+
+    feed_server.routes["/f.xml"] = Response(200, rss(ITEMS))
+    config, sess = setup(make_config, [{"name": "f", "url": feed_server.url("/f.xml")},
+                                       {"name": "g", "url": feed_server.url("/f.xml?g")}])
+    run_poll(config, sess)  # creates the rows
+    claimed, _ = claim_feeds(sess, "other-daemon", names=["f"], due_only=False)
+    assert [c.name for c in claimed] == ["f"]
+    results = run_poll(config, sess, due_only=False)
+    assert results["f"].status == "skipped" and "another process" in results["f"].error
+    assert results["g"].status == "ok"
+    assert len(feed_server.requests_to("/f.xml")) == 3  # first poll x2, then only g
