@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import urljoin, urlsplit
 
 import httpx
+from httpx_aiohttp import AiohttpTransport
 
 from . import __version__
 
@@ -100,7 +101,10 @@ class Fetcher:
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
             follow_redirects=False,
-            transport=transport,
+            # httpx's own pool is slow with many concurrent connections (httpx issue #3215, see
+            # DESIGN.md); the aiohttp-backed transport keeps the httpx API at aiohttp's speed.
+            transport=transport or AiohttpTransport(
+                limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)),
         )
 
     async def __aenter__(self) -> "Fetcher":

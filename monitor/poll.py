@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import random
+import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from .config import Config
@@ -101,6 +102,7 @@ class Claimed:
     interval: timedelta
     failures: int
     full_text: bool = False
+    token: str = ""  # the lease_owner value of this claim
 
 
 def claim_feeds(
@@ -117,31 +119,45 @@ def claim_feeds(
         if due_only:
             stmt = stmt.where(or_(Feed.next_poll_at.is_(None), Feed.next_poll_at <= now))
         candidates = list(session.scalars(stmt.order_by(Feed.next_poll_at, Feed.id)))
+    if not candidates:
+        return [], []
+    # One conditional UPDATE for the whole batch: the WHERE on the lease makes it atomic on SQLite
+    # and PostgreSQL alike, and a per-call token tells our rows from rows another process holds.
+    token = f"{owner}/{uuid.uuid4().hex[:12]}"
     claimed: list[Claimed] = []
-    skipped: list[Feed] = []
-    for feed_id in candidates:
-        with sessions.begin() as session:
-            won = session.execute(
+    held: list[tuple[str, str]] = []
+    with sessions.begin() as session:
+        for chunk in _chunks(candidates, 500):
+            session.execute(
                 update(Feed)
-                .where(Feed.id == feed_id, or_(Feed.lease_until.is_(None), Feed.lease_until < now))
-                .values(lease_owner=owner, lease_until=now + LEASE)
-            ).rowcount
-            if won:
-                f = session.get(Feed, feed_id)
-                claimed.append(Claimed(f.id, f.name, f.url, f.etag, f.last_modified, f.encoding,
-                                       timedelta(seconds=f.interval_seconds), f.consecutive_failures, f.full_text))
-            else:
-                skipped.append(session.get(Feed, feed_id))
-    return claimed, [(f.name, f.url) for f in skipped]
+                .where(Feed.id.in_(chunk), or_(Feed.lease_until.is_(None), Feed.lease_until < now))
+                .values(lease_owner=token, lease_until=now + LEASE)
+            )
+    with sessions() as session:
+        for chunk in _chunks(candidates, 500):
+            for f in session.scalars(select(Feed).where(Feed.id.in_(chunk))):
+                if f.lease_owner == token:
+                    claimed.append(Claimed(f.id, f.name, f.url, f.etag, f.last_modified, f.encoding,
+                                           timedelta(seconds=f.interval_seconds), f.consecutive_failures,
+                                           f.full_text, token))
+                else:
+                    held.append((f.name, f.url))
+    return claimed, held
 
 
-def release_feeds(sessions: sessionmaker[Session], owner: str, ids: list[int]) -> None:
+def _chunks(ids: list[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
+
+
+def release_feeds(sessions: sessionmaker[Session], claims: list[Claimed]) -> None:
     """Give back claims not worked on (shutdown), so another daemon may take them at once."""
-    if not ids:
+    if not claims:
         return
     with sessions.begin() as session:
-        session.execute(update(Feed).where(Feed.id.in_(ids), Feed.lease_owner == owner)
-                        .values(lease_owner=None, lease_until=None))
+        for c in claims:
+            session.execute(update(Feed).where(Feed.id == c.id, Feed.lease_owner == c.token)
+                            .values(lease_owner=None, lease_until=None))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -175,45 +191,56 @@ def store_entries(
     session: Session, feed_id: int, entries: list[FeedEntry], now: datetime
 ) -> tuple[list[int], list[int], int]:
     """Insert new entries, update changed ones; same GUID in this feed or same canonical URL
-    anywhere in the store is the same article."""
-    new_ids: list[int] = []
+    anywhere in the store is the same article.
+
+    Core statements, not ORM objects: a poll of 1,000 feeds touches 50,000 rows, and the unit of
+    work's per-object bookkeeping would cost more than parsing them."""
     updated_ids: list[int] = []
     unchanged = 0
-    guids = [e.guid for e in entries if e.guid]
-    urls = [e.canonical_url for e in entries if e.canonical_url]
-    by_guid = {i.guid: i for i in session.scalars(select(Item).where(Item.feed_id == feed_id, Item.guid.in_(guids)))} if guids else {}
-    by_url = {i.canonical_url: i for i in session.scalars(select(Item).where(Item.canonical_url.in_(urls)))} if urls else {}
-    seen: set[tuple[str | None, str | None]] = set()
+    guids = list({e.guid for e in entries if e.guid})
+    urls = list({e.canonical_url for e in entries if e.canonical_url})
+    cols = (Item.id, Item.guid, Item.canonical_url, Item.title, Item.summary, Item.content)
+    by_guid: dict[str, tuple] = {}
+    by_url: dict[str, tuple] = {}
+    if guids:
+        for row in session.execute(select(*cols).where(Item.feed_id == feed_id, Item.guid.in_(guids))):
+            by_guid[row.guid] = row
+    if urls:
+        for row in session.execute(select(*cols).where(Item.canonical_url.in_(urls))):
+            by_url.setdefault(row.canonical_url, row)
+    new_rows: list[dict] = []
+    claimed_keys: set[str] = set()  # guids and URLs of rows this call inserts
     for e in entries:
-        key = (e.guid, e.canonical_url)
-        if key in seen:  # a feed listing the same entry twice
-            continue
-        seen.add(key)
-        item = by_guid.get(e.guid) if e.guid else None
-        item = item or (by_url.get(e.canonical_url) if e.canonical_url else None)
-        body = e.content or e.summary
-        if item is None:
-            item = Item(
-                feed_id=feed_id, guid=e.guid or e.canonical_url, url=e.url, canonical_url=e.canonical_url,
-                title=e.title, author=e.author, summary=e.summary or None, content=e.content or None,
+        guid = e.guid or e.canonical_url
+        row = (by_guid.get(e.guid) if e.guid else None) or (by_url.get(e.canonical_url) if e.canonical_url else None)
+        if row is None:
+            if (guid and ("g", guid) in claimed_keys) or (e.canonical_url and ("u", e.canonical_url) in claimed_keys):
+                continue  # a feed listing the same entry twice
+            claimed_keys.update({("g", guid), ("u", e.canonical_url)} - {("g", None), ("u", None)})
+            body = e.content or e.summary
+            new_rows.append(dict(
+                feed_id=feed_id, guid=guid, url=e.url, canonical_url=e.canonical_url, title=e.title,
+                title_derived=False, author=e.author, summary=e.summary or None, content=e.content or None,
                 content_hash=content_hash(body) if body else None, published_at=e.published,
                 fetched_at=now, updated_at=now,
-            )
-            session.add(item)
-            session.flush()
-            if item.guid:
-                by_guid[item.guid] = item
-            if item.canonical_url:
-                by_url[item.canonical_url] = item
-            new_ids.append(item.id)
-        elif (item.title, item.summary or "", item.content or "") != (e.title, e.summary, e.content):
-            item.title, item.summary, item.content = e.title, e.summary or None, e.content or None
-            item.author = e.author or item.author
-            item.content_hash = content_hash(body) if body else item.content_hash
-            item.updated_at = now
-            updated_ids.append(item.id)
+            ))
+        elif (row.title, row.summary or "", row.content or "") != (e.title, e.summary, e.content):
+            if row.id in updated_ids:
+                continue
+            body = e.content or e.summary
+            values = dict(title=e.title, summary=e.summary or None, content=e.content or None, updated_at=now)
+            if e.author:
+                values["author"] = e.author
+            if body:
+                values["content_hash"] = content_hash(body)
+            session.execute(update(Item).where(Item.id == row.id).values(**values))
+            updated_ids.append(row.id)
         else:
             unchanged += 1
+    new_ids: list[int] = []
+    if new_rows:
+        # One multi-row INSERT … RETURNING (SQLAlchemy's insertmanyvalues), ids in row order.
+        new_ids = list(session.scalars(insert(Item).returning(Item.id, sort_by_parameter_order=True), new_rows))
     return new_ids, updated_ids, unchanged
 
 
@@ -307,7 +334,7 @@ async def poll(
     try:
         await asyncio.gather(*(one(c) for c in claims))
     finally:
-        release_feeds(sessions, owner, [c.id for c in claims if c.id not in done])
+        release_feeds(sessions, [c for c in claims if c.id not in done])
         if own_fetcher:
             await fetcher.client.aclose()
     return results
