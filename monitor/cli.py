@@ -107,6 +107,14 @@ def _parser() -> argparse.ArgumentParser:
 
     command("feeds", cmd_feeds, "feed health: last success, last error, failures, next poll")
 
+    p = command("explain", cmd_explain, "show for one stored item which watches match it and where")
+    p.add_argument("item_id", type=int, metavar="ITEM_ID")
+    p.add_argument("--json", action="store_true", help="as one JSON object")
+
+    p = command("rematch", cmd_rematch, "re-run the current watch queries over stored items")
+    p.add_argument("--watch", metavar="NAME", help="only this watch")
+    p.add_argument("--since", type=_iso_date, help="only items published at or after this ISO date/time")
+
     p = command("run", cmd_run, "run the daemon until SIGTERM or Ctrl-C")
     p.add_argument("--log-format", choices=["text", "json"], default="text")
     return parser
@@ -281,14 +289,14 @@ def _print_poll_table(results) -> None:
     if not results:
         print("no feed was due (use --all to poll every feed now)")
         return
-    print(f"{'feed':<30} {'status':<13} {'http':>4} {'new':>5} {'upd':>5} {'same':>5} {'secs':>6}  error")
+    print(f"{'feed':<30} {'status':<13} {'http':>4} {'new':>5} {'upd':>5} {'same':>5} {'match':>5} {'secs':>6}  error")
     for r in sorted(results, key=lambda r: r.feed):
         print(f"{r.feed[:30]:<30} {r.status:<13} {r.http_status or '-':>4} {r.new:>5} {r.updated:>5} "
-              f"{r.unchanged:>5} {r.seconds:>6.2f}  {r.error or r.warning or ''}")
-    total = {k: sum(getattr(r, k) for r in results) for k in ("new", "updated", "unchanged")}
+              f"{r.unchanged:>5} {r.matches:>5} {r.seconds:>6.2f}  {r.error or r.warning or ''}")
+    total = {k: sum(getattr(r, k) for r in results) for k in ("new", "updated", "unchanged", "matches")}
     errors = sum(r.status == "error" for r in results)
     print(f"{len(results)} feeds: {total['new']} new, {total['updated']} updated, "
-          f"{total['unchanged']} unchanged items; {errors} feeds failed")
+          f"{total['unchanged']} unchanged items, {total['matches']} watch matches; {errors} feeds failed")
 
 
 def cmd_feeds(config: Config, args) -> int:
@@ -309,6 +317,39 @@ def cmd_feeds(config: Config, args) -> int:
         err = f"{local(f.last_error_at)} {f.last_error}" if f.consecutive_failures else ""
         print(f"{f.name[:30]:<30} {state:<9} {local(f.last_success_at):<11} {local(f.next_poll_at):<11} "
               f"{f.consecutive_failures:>5}  {err}")
+    return 0
+
+
+def cmd_explain(config: Config, args) -> int:
+    from .explain import explain_item, print_explanation
+
+    _, sessions = _open_db(config)
+    with sessions() as session:
+        report = explain_item(session, config, args.item_id)
+    if report is None:
+        print(f"monitor: no item {args.item_id} in {_safe_url(config.database)}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        print_explanation(report, config.tz)
+    return 0
+
+
+def cmd_rematch(config: Config, args) -> int:
+    from .watches import rematch
+
+    if args.watch and args.watch not in {w.name for w in config.watches}:
+        print(f"monitor: no watch named {args.watch!r} in {config.source_path} "
+              f"(known: {', '.join(w.name for w in config.watches)})", file=sys.stderr)
+        return EXIT_CONFIG
+    since = args.since
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=config.tz)
+    _, sessions = _open_db(config)
+    r = rematch(sessions, config, watch=args.watch, since=since)
+    scope = f"watch {args.watch}" if args.watch else f"{len(config.watches)} watches"
+    print(f"re-matched {r.items} items against {scope}: {r.before} matches before, {r.after} now")
     return 0
 
 

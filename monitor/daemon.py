@@ -19,6 +19,7 @@ from sqlalchemy import Engine, text
 
 from .config import Config
 from .db import make_engine, sessions, upgrade
+from .pipeline import Pipeline
 from .poll import poll
 
 log = logging.getLogger("monitor.daemon")
@@ -38,6 +39,7 @@ class Daemon:
         self.sessions = sessions(self.engine)
         self.stopping = asyncio.Event()
         self.scheduler = AsyncIOScheduler(timezone=config.tz)
+        self.pipeline = Pipeline(config)  # the watch automaton, compiled once per config load
 
     def schedule_jobs(self) -> None:
         # The tick only asks the database what is due; intervals, back-off and server hints live
@@ -57,7 +59,7 @@ class Daemon:
         if self.stopping.is_set():
             return
         try:
-            results = await poll(self.config, self.sessions, owner=instance_id())
+            results = await poll(self.config, self.sessions, owner=instance_id(), pipeline=self.pipeline)
         except Exception:
             log.exception("poll failed; will try again at the next tick")
             return
@@ -68,9 +70,9 @@ class Daemon:
                 log.info("feed %s: %s", r.feed, r.warning)
         if results:
             log.info(
-                "polled %d feeds: %d new, %d updated items, %d errors", len(results),
+                "polled %d feeds: %d new, %d updated items, %d matches, %d errors", len(results),
                 sum(r.new for r in results), sum(r.updated for r in results),
-                sum(r.status == "error" for r in results),
+                sum(r.matches for r in results), sum(r.status == "error" for r in results),
             )
 
     async def maintenance(self) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timezone
+from typing import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -36,8 +37,12 @@ def extract_article(body: bytes, content_type: str | None = None) -> str | None:
     return text if len(text) >= MIN_CHARS else None
 
 
-async def fetch_full_text(fetcher: Fetcher, sessions: sessionmaker[Session], item_ids: list[int]) -> int:
-    """Replace the content of the given items by their pages' text; returns how many got one."""
+async def fetch_full_text(
+    fetcher: Fetcher, sessions: sessionmaker[Session], item_ids: list[int],
+    on_update: Callable[[Session, int], None] | None = None,
+) -> int:
+    """Replace the content of the given items by their pages' text; returns how many got one.
+    ``on_update`` re-processes an item (matching, dedupe) in the transaction that changed it."""
     with sessions() as session:
         targets = session.execute(select(Item.id, Item.url).where(Item.id.in_(item_ids), Item.url.is_not(None))).all()
 
@@ -57,5 +62,8 @@ async def fetch_full_text(fetcher: Fetcher, sessions: sessionmaker[Session], ite
             item = session.get(Item, item_id)
             item.content, item.content_hash = text, content_hash(text)
             item.updated_at = datetime.now(timezone.utc)
+            if on_update is not None:
+                session.flush()
+                on_update(session, item_id)
         done += 1
     return done

@@ -24,6 +24,7 @@ from .models import Feed, Item
 from .normalize import content_hash
 from .fulltext import fetch_full_text
 from .parse import FeedEntry, ParsedFeed, parse_feed
+from .pipeline import Pipeline
 
 LEASE = timedelta(minutes=10)
 
@@ -42,12 +43,13 @@ class FeedResult:
     seconds: float = 0.0
     error: str | None = None
     warning: str | None = None
-    new_ids: list[int] = field(default_factory=list)  # for matching and full text
+    matches: int = 0  # (item, watch) matches stored from this poll
+    new_ids: list[int] = field(default_factory=list)  # for full text
     updated_ids: list[int] = field(default_factory=list)
 
     def as_json(self) -> dict:
         d = asdict(self)
-        for internal in ("new_ids", "updated_ids", "warning"):
+        for internal in ("new_ids", "updated_ids", "warning", "matches"):  # the documented shape, exactly
             d.pop(internal)
         d["seconds"] = round(self.seconds, 3)
         return d
@@ -246,7 +248,7 @@ def store_entries(
 
 def record(
     sessions: sessionmaker[Session], claim: Claimed, fetched: FetchResult, parsed: ParsedFeed | None,
-    config: Config, now: datetime, owner: str,
+    config: Config, now: datetime, pipeline: Pipeline | None = None,
 ) -> FeedResult:
     """Write one feed's outcome (items and fetch state) in one transaction, releasing the lease."""
     cap = config.fetch.max_interval
@@ -267,6 +269,8 @@ def record(
             result.new_ids, result.updated_ids, result.unchanged = store_entries(
                 session, feed.id, parsed.entries, now)
             result.new, result.updated = len(result.new_ids), len(result.updated_ids)
+            if pipeline is not None:
+                result.matches = pipeline.process(session, result.new_ids, result.updated_ids).matches
             hints.append(parsed.ttl)
             result.warning = parsed.warning
             feed.last_warning = parsed.warning
@@ -295,9 +299,14 @@ def record(
 async def poll(
     config: Config, sessions: sessionmaker[Session], *, owner: str, names: list[str] | None = None,
     due_only: bool = True, fetcher: Fetcher | None = None, on_result: Callable[[FeedResult], None] | None = None,
+    pipeline: Pipeline | None = None,
 ) -> list[FeedResult]:
     """Poll the due (or named) feeds once. One feed's failure never stops the others."""
     sync_feeds(sessions, desired_feeds(config))
+    if pipeline is None:
+        pipeline = Pipeline(config)
+    if pipeline.watch_ids is None:
+        pipeline.prepare(sessions)
     claims, held = claim_feeds(sessions, owner, names=names, due_only=due_only)
     results: list[FeedResult] = [
         FeedResult(name, url, "skipped", error="being polled by another process") for name, url in held
@@ -320,12 +329,13 @@ async def poll(
             parsed = parse_feed(fetched.body, content_type=fetched.headers.get("content-type"),
                                 encoding=claim.encoding, fetched_at=now)
         try:
-            result = record(sessions, claim, fetched, parsed, config, now, owner)
+            result = record(sessions, claim, fetched, parsed, config, now, pipeline)
         except Exception as e:  # a store failure for one feed is that feed's error, not the poll's
             result = FeedResult(claim.name, claim.url, "error", fetched.status, seconds=fetched.seconds,
                                 error=f"storing failed: {type(e).__name__}: {e}")
         if claim.full_text and result.new_ids:
-            await fetch_full_text(fetcher, sessions, result.new_ids)
+            await fetch_full_text(fetcher, sessions, result.new_ids,
+                                  on_update=lambda session, item_id: pipeline.process(session, [], [item_id]))
         done.add(claim.id)
         results.append(result)
         if on_result:

@@ -1,0 +1,229 @@
+"""Watchlist matching: every term of every watch in one Aho-Corasick automaton, then each watch's
+boolean tree evaluated over the hits.
+
+Both sides go through ``normalize.match_form`` (NFKC, traditional → simplified, case-folded,
+punctuation variants unified, white space dropped except between Latin words), so 消費金融
+matches 消费金融 and ``消费 金融`` matches 消费金融. Chinese terms match as substrings; a term that
+starts or ends with a Latin letter or digit must start or end on a word boundary, so ``AI``
+does not match inside ``said`` (see ``_char_class``).
+
+Deciding is the fast path (one automaton pass per field); spans mapped back onto the original
+text are computed only for the watches that matched.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import ahocorasick
+
+from .normalize import match_form, match_form_with_map
+from .query import And, Node, Not, Or, Term, terms
+
+_LETTER = re.compile("[a-z\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff]")
+_DIGIT = re.compile("[0-9]")
+
+
+def _char_class(ch: str) -> re.Pattern | None:
+    """Latin (Greek, Cyrillic) letters and digits form words; a term starting with a letter must
+    not continue a run of letters, one starting with a digit not a run of digits. So AI does not
+    match inside said, 3亿 not inside 13亿, but ETF does match 科创50ETF."""
+    if _LETTER.match(ch):
+        return _LETTER
+    if _DIGIT.match(ch):
+        return _DIGIT
+    return None
+TEXT_FIELDS = ("title", "summary", "content")
+MAX_SPANS_PER_TERM = 5
+_FIELDS_OF = {None: TEXT_FIELDS, "title": ("title",), "source": ("source",)}
+
+
+@dataclass(frozen=True)
+class Doc:
+    """What a watch looks at. ``source`` is the outlet, feed name and host, for ``source:``."""
+
+    title: str
+    summary: str = ""
+    content: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A matched term: ``start``/``end`` index the original (display) text of ``field``."""
+
+    term: str
+    field: str
+    start: int
+    end: int
+
+    def as_json(self) -> dict:
+        return {"term": self.term, "field": self.field, "start": self.start, "end": self.end}
+
+
+@dataclass
+class WatchResult:
+    watch: str
+    matched: bool
+    hits: list[Hit] = field(default_factory=list)  # positive terms found (for a match: why)
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    text: str  # match form
+    left: re.Pattern | None  # the class the character before a hit must not be in
+    right: re.Pattern | None
+
+
+class Matcher:
+    """Compiled once per config load; ``decide`` is safe to call from any thread."""
+
+    def __init__(self, watches: Iterable[tuple[str, Node]]):
+        self.watches: list[tuple[str, Node]] = list(watches)
+        self._patterns: list[_Pattern] = []
+        index: dict[str, int] = {}
+        self._term_pattern: dict[Term, int] = {}
+        for _, tree in self.watches:
+            for term in terms(tree):
+                key = match_form(term.text).strip()
+                if not key:
+                    continue
+                if key not in index:
+                    index[key] = len(self._patterns)
+                    self._patterns.append(_Pattern(key, _char_class(key[0]), _char_class(key[-1])))
+                self._term_pattern[term] = index[key]
+        # Only a positive term can make a watch match (the query parser refuses all-negative
+        # queries), so an item is checked only against the watches one of its hits belongs to.
+        self._by_pattern: dict[int, list[int]] = {}
+        for w, (_, tree) in enumerate(self.watches):
+            for term in _positive_terms(tree):
+                if term in self._term_pattern:
+                    self._by_pattern.setdefault(self._term_pattern[term], []).append(w)
+        self._positives: dict[str, list[tuple[str, int, tuple[str, ...]]]] = {
+            name: [(t.text, self._term_pattern[t], _FIELDS_OF[t.field]) for t in _positive_terms(tree)
+                   if t in self._term_pattern]
+            for name, tree in self.watches
+        }
+        # Built from our own tree (integers and operators only), never from query text.
+        self._compiled = [eval(f"lambda T, X, S: {self._compile(tree)}") for _, tree in self.watches]
+        self._automaton = ahocorasick.Automaton()
+        for i, p in enumerate(self._patterns):
+            self._automaton.add_word(p.text, i)
+        if self._patterns:
+            self._automaton.make_automaton()
+
+    # -- deciding --------------------------------------------------------------------------
+
+    def _found(self, text: str) -> set[int]:
+        """Pattern ids that occur in ``text`` (already in match form), boundaries respected."""
+        if not text or not self._patterns:
+            return set()
+        found: set[int] = set()
+        patterns = self._patterns
+        for end, pid in self._automaton.iter(text):
+            if pid in found:
+                continue
+            p = patterns[pid]
+            if p.left is not None or p.right is not None:
+                start = end - len(p.text) + 1
+                if p.left is not None and start > 0 and p.left.match(text[start - 1]):
+                    continue
+                if p.right is not None and end + 1 < len(text) and p.right.match(text[end + 1]):
+                    continue
+            found.add(pid)
+        return found
+
+    def _present(self, doc: Doc) -> dict[str, set[int]]:
+        text = self._found(match_form(doc.content)) if doc.content else set()
+        if doc.summary:
+            text |= self._found(match_form(doc.summary))
+        return {
+            "title": self._found(match_form(doc.title)) if doc.title else set(),
+            "text": text,
+            "source": self._found(match_form(doc.source)) if doc.source else set(),
+        }
+
+    def decide(self, doc: Doc) -> list[str]:
+        """Names of the watches ``doc`` matches."""
+        present = self._present(doc)
+        title, text, source = present["title"], present["text"], present["source"]
+        candidates = sorted({w for field_hits in present.values() for pid in field_hits
+                             for w in self._by_pattern.get(pid, ())})
+        return [self.watches[w][0] for w in candidates if self._compiled[w](title, text, source)]
+
+    def _compile(self, node: Node) -> str:
+        """The tree as a Python expression over the hit sets T (title), X (text), S (source):
+        evaluated by the interpreter directly, several times faster than walking the tree."""
+        if isinstance(node, Term):
+            pid = self._term_pattern.get(node)
+            if pid is None:
+                return "False"
+            if node.field == "title":
+                return f"({pid} in T)"
+            if node.field == "source":
+                return f"({pid} in S)"
+            return f"({pid} in T or {pid} in X)"
+        if isinstance(node, Not):
+            return f"(not {self._compile(node.child)})"
+        joiner = " and " if isinstance(node, And) else " or "
+        return "(" + joiner.join(self._compile(c) for c in node.children) + ")"
+
+    # -- explaining ------------------------------------------------------------------------
+
+    def match(self, doc: Doc) -> list[WatchResult]:
+        """Matched watches with their hits mapped onto the original text."""
+        names = self.decide(doc)
+        if not names:
+            return []
+        spans = _SpanFinder(self, doc)
+        return [WatchResult(n, True, spans.hits_for(self._positives[n])) for n in names]
+
+    def explain(self, doc: Doc) -> list[WatchResult]:
+        """Every watch, matched or not, with the positive terms found and where."""
+        matched = set(self.decide(doc))
+        spans = _SpanFinder(self, doc)
+        return [WatchResult(name, name in matched, spans.hits_for(self._positives[name])) for name, _ in self.watches]
+
+
+class _SpanFinder:
+    """Runs the automaton over each field's mapped match form once, then answers per watch."""
+
+    def __init__(self, matcher: Matcher, doc: Doc):
+        self.matcher = matcher
+        self.spans: dict[str, dict[int, list[tuple[int, int]]]] = {}
+        for name in (*TEXT_FIELDS, "source"):
+            original = getattr(doc, name)
+            if not original:
+                continue
+            text, origin = match_form_with_map(original)
+            found = matcher._found(text)
+            per: dict[int, list[tuple[int, int]]] = {}
+            for end, pid in matcher._automaton.iter(text) if found else ():
+                if pid not in found or len(per.get(pid, ())) >= MAX_SPANS_PER_TERM:
+                    continue
+                start = end - len(matcher._patterns[pid].text) + 1
+                span = (origin[start], origin[end] + 1)
+                if span not in per.get(pid, ()):
+                    per.setdefault(pid, []).append(span)
+            self.spans[name] = per
+
+    def hits_for(self, positives: list[tuple[str, int, tuple[str, ...]]]) -> list[Hit]:
+        hits: list[Hit] = []
+        seen: set[Hit] = set()
+        for text, pid, fields in positives:
+            for f in fields:
+                for start, end in self.spans.get(f, {}).get(pid, ()):
+                    hit = Hit(text, f, start, end)
+                    if hit not in seen:
+                        seen.add(hit)
+                        hits.append(hit)
+        return hits
+
+
+def _positive_terms(node: Node, negated: bool = False) -> list[Term]:
+    if isinstance(node, Term):
+        return [] if negated else [node]
+    if isinstance(node, Not):
+        return _positive_terms(node.child, not negated)
+    return [t for c in node.children for t in _positive_terms(c, negated)]
