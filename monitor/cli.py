@@ -111,6 +111,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("item_id", type=int, metavar="ITEM_ID")
     p.add_argument("--json", action="store_true", help="as one JSON object")
 
+    p = command("dedupe", cmd_dedupe, "tell whether a text (a file, or - for stdin; text or HTML) "
+                "duplicates a stored article, without storing it")
+    p.add_argument("file", metavar="FILE", help="article file (plain text, HTML, Markdown with front matter) or -")
+    p.add_argument("--title", help="the title, when the file has none")
+    p.add_argument("--json", action="store_true", help="as one JSON object")
+
     p = command("rematch", cmd_rematch, "re-run the current watch queries over stored items")
     p.add_argument("--watch", metavar="NAME", help="only this watch")
     p.add_argument("--since", type=_iso_date, help="only items published at or after this ISO date/time")
@@ -333,6 +339,46 @@ def cmd_explain(config: Config, args) -> int:
         print(json.dumps(report, ensure_ascii=False, indent=2))
     else:
         print_explanation(report, config.tz)
+    return 0
+
+
+def cmd_dedupe(config: Config, args) -> int:
+    from .dedupe import Deduper
+    from .extract import decode_bytes
+    from .seedfile import parse_article
+
+    try:
+        data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    except OSError as e:
+        print(f"monitor: cannot read {args.file}: {e.strerror or e}", file=sys.stderr)
+        return 1
+    name = "standard input" if args.file == "-" else args.file
+    try:
+        article = parse_article(decode_bytes(data), tz=config.tz)
+    except ValueError as e:
+        print(f"monitor: {name}: {e}", file=sys.stderr)
+        return 1
+    title = args.title or article.title
+    _, sessions = _open_db(config)
+    with sessions() as session:
+        decision = Deduper().check(session, title, article.body)
+    report = {
+        "file": name, "title": title, "kind": decision.kind, "duplicate": decision.is_duplicate,
+        "duplicate_of": decision.duplicate_of, "matched": decision.matched, "method": decision.method,
+        "similarity": round(decision.similarity, 4),
+        "nearest": [{"id": c.id, "title": c.title, "similarity": round(c.similarity, 4), "method": c.method,
+                     "duplicate": c.duplicate} for c in decision.nearest],
+    }
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+        return 0
+    if decision.is_duplicate:
+        print(f"duplicate of item {decision.duplicate_of} ({decision.method}, similarity {decision.similarity:.3f}, "
+              f"matched item {decision.matched}): {title}")
+    else:
+        print(f"new: no stored article is a copy of {title!r} ({decision.kind} text)")
+    for c in decision.nearest:
+        print(f"  {c.similarity:.3f} {c.method:<8} {'dup ' if c.duplicate else '    '} item {c.id}: {c.title}")
     return 0
 
 

@@ -58,14 +58,20 @@ def explain_item(session: Session, config: Config, item_id: int) -> dict | None:
 
 
 def _stored_duplicate(session: Session, item: Item) -> dict:
+    """The stored decision, and the nearest earlier articles as the dedupe stage sees them now."""
+    from .dedupe import Deduper, item_body
+
+    decision = Deduper().check(session, item.title, item_body(item.summary, item.content), before=item.id)
+    nearest = [{"id": c.id, "title": c.title, "similarity": round(c.similarity, 4), "method": c.method,
+                "duplicate": c.duplicate} for c in decision.nearest]
     dup = session.get(Duplicate, item.id)
     if dup is None:
-        return {"decision": "original (no earlier copy stored)", "duplicate_of": None, "nearest": []}
-    original = session.get(Item, dup.duplicate_of_id)
+        return {"decision": f"original: no earlier stored article is a copy ({decision.kind} text)",
+                "duplicate_of": None, "nearest": nearest}
     return {
         "decision": f"duplicate of item {dup.duplicate_of_id} ({dup.method}, similarity {dup.similarity:.3f})",
         "duplicate_of": dup.duplicate_of_id,
-        "nearest": [{"id": original.id, "title": original.title, "similarity": dup.similarity, "method": dup.method}],
+        "nearest": nearest,
     }
 
 
@@ -92,7 +98,8 @@ def print_explanation(report: dict, tz: tzinfo) -> None:
         print()
         print(f"  dedupe: {dedupe['decision']}")
         for n in dedupe.get("nearest", []):
-            print(f"    {n['similarity']:.3f} {n['method']:<8} item {n['id']}: {n['title']}")
+            mark = "dup " if n["duplicate"] else "    "
+            print(f"    {n['similarity']:.3f} {n['method']:<8} {mark}item {n['id']}: {n['title']}")
 
 
 __all__ = ["explain_item", "print_explanation", "snippet", "Hit"]

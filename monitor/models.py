@@ -136,15 +136,15 @@ class Duplicate(Base):
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class FingerprintBand(Base):
-    """LSH band hashes as indexed rows: a near-duplicate check is a few index look-ups."""
+class Fingerprint(Base):
+    """Indexed fingerprint hashes (body anchors and title keys, see fingerprint.py): a near-
+    duplicate check is one ``hash IN (…)`` look-up on the primary key, whatever the store's size."""
 
-    __tablename__ = "fingerprint_bands"
-    __table_args__ = (Index("ix_fingerprint_bands_band_hash", "band", "hash"),)
+    __tablename__ = "fingerprints"
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
-    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
-    band: Mapped[int] = mapped_column(Integer, primary_key=True)
-    hash: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True, index=True)
 
 
 class Watch(Base):

@@ -33,6 +33,11 @@ def squash(text: str) -> str:
     return _NOT_WORD.sub("", fold(text))
 
 
+def squash_nfkc(text: str) -> str:
+    """squash() of a text already NFKC-normalised (saves a second pass over a long article)."""
+    return _NOT_WORD.sub("", to_simplified(text).casefold())
+
+
 def content_hash(text: str) -> str:
     return hashlib.sha256(squash(text).encode("utf-8")).hexdigest()
 

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from .models import Item
+from .dedupe import Deduper
+from .models import Fingerprint, Item
 from .normalize import content_hash, squash
 from .seedfile import read_article_file
 import hashlib
@@ -38,9 +39,16 @@ def import_seeds(sessions: sessionmaker[Session], directory: Path, tz: ZoneInfo)
     if not directory.is_dir():
         raise FileNotFoundError(f"seed folder {directory} does not exist (set seeds: in the config)")
     results = []
+    deduper = Deduper()
     for path in seed_files(directory):
         with sessions.begin() as session:
-            results.append(_import_one(session, path, tz))
+            result = _import_one(session, path, tz)
+            # In the dedupe index, so that a reprint of a seed is known as one. (Also catches up
+            # seeds stored before the index existed.)
+            if result.item_id is not None and result.status in ("added", "exists") and not session.scalar(
+                    select(Fingerprint.item_id).where(Fingerprint.item_id == result.item_id).limit(1)):
+                deduper.process(session, [result.item_id])
+            results.append(result)
     return results
 
 

@@ -20,7 +20,7 @@ def test_upgrade_creates_schema_matching_models(db_url):
     upgrade(engine)  # idempotent: runs at every start
     assert current_revision(engine) == head_revision()
     tables = set(inspect(engine).get_table_names())
-    assert {"feeds", "items", "matches", "duplicates", "fingerprint_bands", "deliveries", "delivery_items"} <= tables
+    assert {"feeds", "items", "matches", "duplicates", "fingerprints", "deliveries", "delivery_items"} <= tables
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == [], f"models and migrations disagree: {diff}"
