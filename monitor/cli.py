@@ -121,6 +121,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--watch", metavar="NAME", help="only this watch")
     p.add_argument("--since", type=_iso_date, help="only items published at or after this ISO date/time")
 
+    p = command("digest", cmd_digest, "preview or send the digest email(s)")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--preview", type=Path, metavar="FILE.html",
+                   help="write what would be sent now as HTML (one file per recipient list); sends and marks nothing")
+    g.add_argument("--send", action="store_true",
+                   help="record and send the digest of the latest scheduled period, unless already sent")
+    p.add_argument("--now", action="store_true", help="with --send: a digest of everything undelivered, now, "
+                   "as a period of its own")
+
+    p = command("outbox", cmd_outbox, "emails recorded for sending: pending, failed (with reasons), sent")
+    p.add_argument("action", nargs="?", choices=["list", "retry"], default="list",
+                   help="retry: send every failed email now")
+    p.add_argument("--json", action="store_true", help="one JSON object per email")
+
     p = command("run", cmd_run, "run the daemon until SIGTERM or Ctrl-C")
     p.add_argument("--log-format", choices=["text", "json"], default="text")
     return parser
@@ -396,6 +410,79 @@ def cmd_rematch(config: Config, args) -> int:
     r = rematch(sessions, config, watch=args.watch, since=since)
     scope = f"watch {args.watch}" if args.watch else f"{len(config.watches)} watches"
     print(f"re-matched {r.items} items against {scope}: {r.before} matches before, {r.after} now")
+    return 0
+
+
+def cmd_digest(config: Config, args) -> int:
+    from datetime import timezone
+
+    from .mailer import transport_for
+    from .mailing import compose, queue_digests
+    from .outbox import send_due
+
+    _, sessions = _open_db(config)
+    now = datetime.now(timezone.utc)
+    path = str(config.source_path)
+    if args.preview:
+        with sessions() as session:
+            composed = compose(session, config, "digest", now=now, period="preview", config_path=path,
+                               label=now.astimezone(config.tz).strftime("%Y-%m-%d"))
+        for i, c in enumerate(composed):
+            target = args.preview if i == 0 else args.preview.with_name(f"{args.preview.stem}-{i + 1}{args.preview.suffix}")
+            target.write_text(c.rendered.html, encoding="utf-8")
+            print(f"{target}: {c.digest.count} stories for {', '.join(c.digest.recipients)}: {c.rendered.subject}")
+        if not composed:
+            print("no watch goes into a digest (every watch is alert: immediate without digest: true)")
+        return 0
+    if not args.send:
+        print("monitor digest: give --preview FILE.html or --send", file=sys.stderr)
+        return EXIT_CONFIG
+    ids = queue_digests(sessions, config, now=now, manual=args.now, config_path=path)
+    if not ids:
+        print("nothing to send: this period's digest was already recorded, nothing is new (and "
+              "digest.send_empty is false), or no digest is due yet (use --now)")
+    results = send_due(sessions, config, transport_for(config), only=ids) if ids else []
+    for r in results:
+        print(f"delivery {r.id} {'sent' if r.ok else 'FAILED'}: {r.subject} -> {r.recipients}"
+              + (f" ({r.error}; kept in the outbox, retried later)" if r.error else ""))
+    return 0 if all(r.ok for r in results) else 1
+
+
+def cmd_outbox(config: Config, args) -> int:
+    from .mailer import transport_for
+    from .outbox import listing, retry_now, send_due
+
+    _, sessions = _open_db(config)
+    if args.action == "retry":
+        with sessions.begin() as session:
+            n = retry_now(session)
+        results = send_due(sessions, config, transport_for(config))
+        ok = sum(r.ok for r in results)
+        print(f"{n} failed emails made due; sent {ok} of {len(results)}")
+        for r in results:
+            if not r.ok:
+                print(f"  delivery {r.id} failed again: {r.error}")
+        return 0 if ok == len(results) else 1
+    with sessions() as session:
+        rows = listing(session)
+    def local(dt):
+        return dt.astimezone(config.tz).strftime("%m-%d %H:%M") if dt else "-"
+    if args.json:
+        for d in rows:
+            print(json.dumps({"id": d.id, "kind": d.kind, "status": d.status, "recipients": d.recipients.split(","),
+                              "period": d.period, "subject": d.subject, "attempts": d.attempts,
+                              "created": d.created_at.isoformat(), "sent": d.sent_at.isoformat() if d.sent_at else None,
+                              "next_attempt": d.next_attempt_at.isoformat() if d.next_attempt_at else None,
+                              "error": d.last_error}, ensure_ascii=False))
+        return 0
+    if not rows:
+        print("outbox is empty")
+        return 0
+    print(f"{'id':>5} {'kind':<6} {'status':<8} {'tries':>5} {'created':<11} {'sent/next':<11} recipients / subject / error")
+    for d in rows:
+        when = local(d.sent_at) if d.status == "sent" else local(d.next_attempt_at)
+        print(f"{d.id:>5} {d.kind:<6} {d.status:<8} {d.attempts:>5} {local(d.created_at):<11} {when:<11} "
+              f"{d.recipients}: {d.subject}" + (f"\n{'':>50}{d.last_error}" if d.last_error else ""))
     return 0
 
 

@@ -189,6 +189,7 @@ class MailConfig(_Strict):
     outbox: Path = Path("outbox")
     smtp: SmtpConfig | None = None
     templates: Path | None = None  # a folder whose templates override the bundled ones
+    alert_subject: str = "[新闻提醒] {watches}: {count} 条"  # fields: {watches}, {count}, {date}
 
     @model_validator(mode="after")
     def _smtp_needs_host(self) -> "MailConfig":

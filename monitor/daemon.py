@@ -17,13 +17,19 @@ from datetime import datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine, text
 
+from apscheduler.triggers.cron import CronTrigger
+
 from .config import Config
+from .mailer import transport_for
+from .mailing import queue_alerts, queue_digests
+from .outbox import send_due
 from .db import make_engine, sessions, upgrade
 from .pipeline import Pipeline
 from .poll import poll
 
 log = logging.getLogger("monitor.daemon")
 GRACE_SECONDS = 20
+OUTBOX_SECONDS = 60  # how often failed emails are looked at (each has its own back-off time)
 
 
 def instance_id() -> str:
@@ -40,6 +46,8 @@ class Daemon:
         self.stopping = asyncio.Event()
         self.scheduler = AsyncIOScheduler(timezone=config.tz)
         self.pipeline = Pipeline(config)  # the watch automaton, compiled once per config load
+        self.transport = transport_for(config)
+        self.outbox_lock = asyncio.Lock()
 
     def schedule_jobs(self) -> None:
         # The tick only asks the database what is due; intervals, back-off and server hints live
@@ -50,6 +58,18 @@ class Daemon:
         )
         self.scheduler.add_job(
             self.maintenance, "interval", hours=6, id="maintenance", coalesce=True, max_instances=1
+        )
+        # The cron job only wakes us; which period is due (and whether it was sent) is read from
+        # the outbox, so a start after a missed 08:00 catches up at once.
+        self.scheduler.add_job(
+            self.digest_job, CronTrigger.from_crontab(self.config.digest.schedule, timezone=self.config.tz),
+            id="digest", coalesce=True, max_instances=1, misfire_grace_time=None,
+        )
+        self.scheduler.add_job(
+            self.digest_job, "date", run_date=datetime.now(self.config.tz), id="digest-catch-up"
+        )
+        self.scheduler.add_job(
+            self.outbox_job, "interval", seconds=OUTBOX_SECONDS, id="outbox", coalesce=True, max_instances=1
         )
 
     def tick_seconds(self) -> float:
@@ -74,6 +94,37 @@ class Daemon:
                 sum(r.new for r in results), sum(r.updated for r in results),
                 sum(r.matches for r in results), sum(r.status == "error" for r in results),
             )
+        if results and not self.stopping.is_set():
+            await self.alert_job()
+
+    async def digest_job(self) -> None:
+        if self.stopping.is_set():
+            return
+        try:
+            ids = await asyncio.to_thread(
+                queue_digests, self.sessions, self.config, config_path=str(self.config_path))
+            if ids:
+                log.info("digest recorded: deliveries %s", ", ".join(map(str, ids)))
+        except Exception:
+            log.exception("composing the digest failed; the next run (or restart) tries again")
+        await self.outbox_job()
+
+    async def alert_job(self) -> None:
+        try:
+            ids = await asyncio.to_thread(
+                queue_alerts, self.sessions, self.config, config_path=str(self.config_path))
+            if ids:
+                log.info("alerts recorded: deliveries %s", ", ".join(map(str, ids)))
+        except Exception:
+            log.exception("composing alerts failed; the next poll tries again")
+        await self.outbox_job()
+
+    async def outbox_job(self) -> None:
+        async with self.outbox_lock:  # the cron, the alert and the retry job never send side by side
+            try:
+                await asyncio.to_thread(send_due, self.sessions, self.config, self.transport)
+            except Exception:
+                log.exception("sending the outbox failed; retried in %ds", OUTBOX_SECONDS)
 
     async def maintenance(self) -> None:
         """Keep the query planner's statistics fresh on SQLite as the store grows."""

@@ -29,6 +29,7 @@ class FeedEntry:
     summary: str
     content: str
     published: datetime
+    source: str | None = None  # the outlet: the entry's <source> (search feeds), else the channel title
 
 
 @dataclass
@@ -60,7 +61,7 @@ def _when(entry, fetched_at: datetime) -> datetime:
     return fetched_at
 
 
-def _entry(entry, fetched_at: datetime) -> FeedEntry | None:
+def _entry(entry, fetched_at: datetime, channel: str | None = None) -> FeedEntry | None:
     title = _text(entry.get("title"))[:MAX_TITLE]
     summary = _text(entry.get("summary"))
     contents = entry.get("content") or []
@@ -79,6 +80,7 @@ def _entry(entry, fetched_at: datetime) -> FeedEntry | None:
         summary=summary,
         content=content,
         published=_when(entry, fetched_at),
+        source=(_text((entry.get("source") or {}).get("title")) or channel or None),
     )
 
 
@@ -105,8 +107,9 @@ def parse_feed(
     except Exception as e:  # feedparser is robust, but a parser bug must not stop the poll
         return ParsedFeed(error=f"feedparser failed: {type(e).__name__}: {e}", encoding=decoded.encoding)
 
-    entries = [e for e in (_entry(x, fetched_at) for x in parsed.entries) if e is not None]
-    result = ParsedFeed(entries=entries, encoding=decoded.encoding, title=_text(parsed.feed.get("title")) or None)
+    channel = _text(parsed.feed.get("title")) or None
+    entries = [e for e in (_entry(x, fetched_at, channel) for x in parsed.entries) if e is not None]
+    result = ParsedFeed(entries=entries, encoding=decoded.encoding, title=channel)
     ttl = parsed.feed.get("ttl")
     if ttl and str(ttl).strip().isdigit():
         result.ttl = timedelta(minutes=int(str(ttl).strip()))

@@ -222,8 +222,8 @@ def store_entries(
             body = e.content or e.summary
             new_rows.append(dict(
                 feed_id=feed_id, guid=guid, url=e.url, canonical_url=e.canonical_url, title=e.title,
-                title_derived=False, author=e.author, summary=e.summary or None, content=e.content or None,
-                content_hash=content_hash(body) if body else None, published_at=e.published,
+                title_derived=False, author=e.author, source=e.source, summary=e.summary or None,
+                content=e.content or None, content_hash=content_hash(body) if body else None, published_at=e.published,
                 fetched_at=now, updated_at=now,
             ))
         elif (row.title, row.summary or "", row.content or "") != (e.title, e.summary, e.content):
