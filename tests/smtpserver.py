@@ -18,8 +18,10 @@ def free_port() -> int:
 
 
 class SmtpServer:
-    def __init__(self, port: int | None = None, *, username: str | None = None, password: str | None = None):
+    def __init__(self, port: int | None = None, *, username: str | None = None, password: str | None = None,
+                 starttls=None, implicit_tls=None):
         self.port = port or free_port()
+        self.starttls, self.implicit_tls = starttls, implicit_tls  # ssl.SSLContext (server side) or None
         self.username, self.password = username, password
         self.messages: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []
@@ -43,9 +45,14 @@ class SmtpServer:
         return AuthResult(success=ok)
 
     def start(self) -> "SmtpServer":
-        kwargs = {}
+        kwargs: dict = {}
         if self.username:
-            kwargs = dict(authenticator=self._authenticate, auth_require_tls=False, auth_required=True)
+            kwargs = dict(authenticator=self._authenticate, auth_required=True,
+                          auth_require_tls=bool(self.starttls))  # implicit TLS: aiosmtpd cannot tell
+        if self.starttls:
+            kwargs.update(tls_context=self.starttls, require_starttls=True)
+        if self.implicit_tls:
+            kwargs.update(ssl_context=self.implicit_tls)
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port, **kwargs)
         self._controller.start()
         return self

@@ -222,6 +222,8 @@ def test_same_period_is_recorded_once_and_missed_days_catch_up(make_config, feed
          "body": "住房租赁支持新市民，首批房源三千套。" * 3},
         {"guid": "s3", "title": "新市民职业技能培训补贴", "link": "https://a.example.com/s3.html",
          "body": "人社部门发放培训补贴，覆盖新市民群体。" * 3},
+        {"guid": "s1-reprint", "title": "城商行加码新市民信贷 - 新浪财经", "link": "https://a.example.com/r.html",
+         "body": STORY + "\n免责声明：本文仅供参考。"},  # a reprint of the story already delivered
     ])
     run_poll(config, sess)
     later = first + timedelta(days=3, hours=2)
@@ -402,3 +404,47 @@ def test_empty_digest_not_sent_by_default(make_config, feed_server):
     assert queue_digests(sess, config, manual=True) == []
     with sess() as s:
         assert s.scalar(select(func.count()).select_from(Delivery)) == 0
+
+
+@pytest.fixture
+def tls_cert(tmp_path, monkeypatch):
+    """A self-signed certificate for 127.0.0.1, trusted by the client through SSL_CERT_FILE."""
+    import ssl
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    return ctx
+
+
+@pytest.mark.parametrize("mode", ["starttls", "implicit"])
+def test_smtp_over_tls_with_auth(make_config, feed_server, smtp_env, tls_cert, mode):
+    url = serve(feed_server, "/a.xml", "城市金融报", [
+        {"guid": "s1", "title": "城商行加码新市民信贷", "link": "https://a.example.com/s1.html", "body": STORY}])
+    tls = {"starttls": tls_cert} if mode == "starttls" else {"implicit_tls": tls_cert}
+    with SmtpServer(username="mon", password="s3cret", **tls) as server:
+        mail = smtp_config(server)
+        mail["smtp"].update(host="127.0.0.1", starttls=mode == "starttls", ssl=mode == "implicit")
+        config, sess = setup(make_config, {"feeds": [{"name": "a", "url": url}], "mail": mail})
+        run_poll(config, sess)
+        queue_digests(sess, config, manual=True)
+        (r,) = send_due(sess, config, transport_for(config))
+        assert r.ok, r.error
+        assert server.logins == ["mon"] and len(server.messages) == 1
+
+
+def test_digest_period_follows_local_time_across_dst(make_config):
+    from monitor.digest import latest_period
+
+    config = load_config(make_config({"timezone": "America/New_York"}))
+    utc = timezone.utc
+    # 2026-03-08 is the spring-forward day in New York: 08:00 local is 13:00 UTC before, 12:00 after.
+    assert latest_period(config, datetime(2026, 3, 7, 14, 0, tzinfo=utc)) == datetime(2026, 3, 7, 13, 0, tzinfo=utc)
+    assert latest_period(config, datetime(2026, 3, 9, 12, 30, tzinfo=utc)) == datetime(2026, 3, 9, 12, 0, tzinfo=utc)
+    assert latest_period(config, datetime(2026, 3, 9, 11, 59, tzinfo=utc)) == datetime(2026, 3, 8, 12, 0, tzinfo=utc)
+    # Fall back (2026-11-01): one 08:00 that day, not two.
+    assert latest_period(config, datetime(2026, 11, 1, 14, 0, tzinfo=utc)) == datetime(2026, 11, 1, 13, 0, tzinfo=utc)
