@@ -135,9 +135,21 @@ def _parser() -> argparse.ArgumentParser:
                    help="retry: send every failed email now")
     p.add_argument("--json", action="store_true", help="one JSON object per email")
 
-    p = command("run", cmd_run, "run the daemon until SIGTERM or Ctrl-C")
+    p = command("status", cmd_status, "is the monitor doing its job: feeds, watches, digests, outbox")
+    p.add_argument("--json", action="store_true", help="as one JSON object")
+
+    p = command("run", cmd_run, "run the daemon until SIGTERM or Ctrl-C (SIGHUP reloads the config)")
     p.add_argument("--log-format", choices=["text", "json"], default="text")
+    p.add_argument("--http", type=_host_port, metavar="HOST:PORT",
+                   help="serve /healthz and Prometheus /metrics, e.g. 127.0.0.1:8080")
     return parser
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT, e.g. 127.0.0.1:8080")
+    return host.strip("[]"), int(port)
 
 
 def _iso_date(text: str) -> datetime:
@@ -265,7 +277,7 @@ def cmd_items(config: Config, args) -> int:
 def cmd_poll(config: Config, args) -> int:
     import asyncio
 
-    from .daemon import instance_id
+    from .instance import instance_id
     from .feeds import desired_feeds
     from .poll import poll
 
@@ -486,10 +498,23 @@ def cmd_outbox(config: Config, args) -> int:
     return 0
 
 
+def cmd_status(config: Config, args) -> int:
+    from .status import gather, print_status
+
+    _, sessions = _open_db(config)
+    with sessions() as session:
+        st = gather(session, config)
+    if args.json:
+        print(json.dumps(st, ensure_ascii=False))
+    else:
+        print_status(st, config)
+    return 0
+
+
 def cmd_run(config: Config, args) -> int:
     from .daemon import run_daemon
 
-    return run_daemon(config, config_path=args.config or default_config_path())
+    return run_daemon(config, config_path=args.config or default_config_path(), http=args.http)
 
 
 if __name__ == "__main__":  # pragma: no cover

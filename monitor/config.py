@@ -162,12 +162,12 @@ class DigestConfig(_Strict):
     @field_validator("schedule")
     @classmethod
     def _cron(cls, v: str) -> str:
-        from apscheduler.triggers.cron import CronTrigger
+        from .cron import cron_trigger
 
         if len(v.split()) != 5:
             raise ValueError(f"{v!r} is not a 5-field cron expression like '0 8 * * *'")
         try:
-            CronTrigger.from_crontab(v)
+            cron_trigger(v)
         except ValueError as e:
             raise ValueError(f"bad cron expression {v!r}: {e}") from None
         return v
@@ -271,9 +271,9 @@ class Config(_Strict):
         raise KeyError(name)
 
     def next_digest(self, now: datetime | None = None) -> datetime:
-        from apscheduler.triggers.cron import CronTrigger
+        from .cron import cron_trigger
 
-        trigger = CronTrigger.from_crontab(self.digest.schedule, timezone=self.tz)
+        trigger = cron_trigger(self.digest.schedule, self.tz)
         now = now or datetime.now(self.tz)
         return trigger.get_next_fire_time(None, now)
 

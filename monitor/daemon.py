@@ -1,46 +1,70 @@
 """``monitor run``: the long-running process.
 
-Jobs are rebuilt from config at every start; what is due is read from database rows, so the
-scheduler's memory holds nothing worth keeping across a restart.
+Jobs are rebuilt from config at every start and on SIGHUP; what is due (feeds, digest periods,
+emails to retry) is read from database rows, so the scheduler's memory holds nothing worth
+keeping across a restart, and a kill -9 at any moment loses nothing: leases of a dead process
+are taken back at the next start, a pending email is sent, a missed digest period is sent late.
 """
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import functools
+import json
 import logging
 import os
 import signal
-import socket
+import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from datetime import datetime
-
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import Engine, text
-
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import Engine, delete, select, text
+from sqlalchemy.engine import make_url
 
-from .config import Config
+from .config import Config, ConfigError, load_config
+from .cron import cron_trigger
+from .db import make_engine, sessions, upgrade
+from .instance import instance_id, release_dead_leases
 from .mailer import transport_for
 from .mailing import queue_alerts, queue_digests
+from .metrics import CONTENT_TYPE, Metrics
+from .models import Item
 from .outbox import send_due
-from .db import make_engine, sessions, upgrade
 from .pipeline import Pipeline
 from .poll import poll
 
 log = logging.getLogger("monitor.daemon")
-GRACE_SECONDS = 20
+GRACE_SECONDS = 20  # after SIGTERM: how long in-flight polls and sends may take before they are cut off
 OUTBOX_SECONDS = 60  # how often failed emails are looked at (each has its own back-off time)
+RETENTION_BATCH = 2000
 
 
-def instance_id() -> str:
-    """Names this process in leases, so a crashed daemon's claims can be told from live ones."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+class AlreadyRunning(Exception):
+    pass
+
+
+def _tracked(job):
+    """Register a job's task while it runs: shutdown waits for these (APScheduler itself would
+    cancel them on shutdown, mid-write)."""
+    @functools.wraps(job)
+    async def run(self, *args, **kwargs):
+        task = asyncio.current_task()
+        self.inflight.add(task)
+        try:
+            return await job(self, *args, **kwargs)
+        finally:
+            self.inflight.discard(task)
+    return run
 
 
 class Daemon:
-    def __init__(self, config: Config, config_path: Path):
+    def __init__(self, config: Config, config_path: Path, *, http: tuple[str, int] | None = None):
         self.config = config
         self.config_path = config_path
+        self.http = http
         self.engine: Engine = make_engine(config.database)
         self.sessions = sessions(self.engine)
         self.stopping = asyncio.Event()
@@ -48,41 +72,57 @@ class Daemon:
         self.pipeline = Pipeline(config)  # the watch automaton, compiled once per config load
         self.transport = transport_for(config)
         self.outbox_lock = asyncio.Lock()
+        self.metrics = Metrics(self.sessions)
+        self.started = time.time()
+        self.last_tick: float | None = None
+        self._lock_file = None
+        self.inflight: set[asyncio.Task] = set()
+
+    # -- jobs -----------------------------------------------------------------------------------
 
     def schedule_jobs(self) -> None:
         # The tick only asks the database what is due; intervals, back-off and server hints live
         # in feeds.next_poll_at, so a restart picks up exactly where the last process stopped.
         self.scheduler.add_job(
-            self.poll_tick, "interval", seconds=self.tick_seconds(), id="poll", coalesce=True, max_instances=1,
-            next_run_time=datetime.now(self.config.tz),
+            self.poll_tick, IntervalTrigger(seconds=self.tick_seconds()), id="poll", coalesce=True,
+            max_instances=1, next_run_time=datetime.now(self.config.tz),
         )
         self.scheduler.add_job(
-            self.maintenance, "interval", hours=6, id="maintenance", coalesce=True, max_instances=1
+            self.maintenance, "interval", hours=6, id="maintenance", coalesce=True, max_instances=1,
+            next_run_time=datetime.now(self.config.tz) + timedelta(minutes=1),
         )
         # The cron job only wakes us; which period is due (and whether it was sent) is read from
         # the outbox, so a start after a missed 08:00 catches up at once.
         self.scheduler.add_job(
-            self.digest_job, CronTrigger.from_crontab(self.config.digest.schedule, timezone=self.config.tz),
-            id="digest", coalesce=True, max_instances=1, misfire_grace_time=None,
+            self.digest_job, self._digest_trigger(), id="digest", coalesce=True, max_instances=1,
+            misfire_grace_time=None,
         )
-        self.scheduler.add_job(
-            self.digest_job, "date", run_date=datetime.now(self.config.tz), id="digest-catch-up"
-        )
+        self.scheduler.add_job(self.digest_job, "date", run_date=datetime.now(self.config.tz), id="digest-catch-up")
         self.scheduler.add_job(
             self.outbox_job, "interval", seconds=OUTBOX_SECONDS, id="outbox", coalesce=True, max_instances=1
         )
 
+    def _digest_trigger(self) -> CronTrigger:
+        return cron_trigger(self.config.digest.schedule, self.config.tz)
+
     def tick_seconds(self) -> float:
         return max(1.0, min(60.0, self.config.poll_interval.total_seconds() / 4))
 
+    @_tracked
     async def poll_tick(self) -> None:
         if self.stopping.is_set():
             return
+        started = time.monotonic()
         try:
             results = await poll(self.config, self.sessions, owner=instance_id(), pipeline=self.pipeline)
         except Exception:
             log.exception("poll failed; will try again at the next tick")
             return
+        finally:
+            self.last_tick = time.time()
+            self.metrics.last_tick.set(self.last_tick)
+            self.metrics.tick_seconds.observe(time.monotonic() - started)
+        self.metrics.poll_results(results)
         for r in results:
             if r.status == "error":
                 log.warning("feed %s failed: %s", r.feed, r.error, extra={"feed": r.feed, "url": r.url})
@@ -90,81 +130,210 @@ class Daemon:
                 log.info("feed %s: %s", r.feed, r.warning)
         if results:
             log.info(
-                "polled %d feeds: %d new, %d updated items, %d matches, %d errors", len(results),
-                sum(r.new for r in results), sum(r.updated for r in results),
-                sum(r.matches for r in results), sum(r.status == "error" for r in results),
+                "polled %d feeds: %d new, %d updated items, %d matches, %d duplicates, %d errors", len(results),
+                sum(r.new for r in results), sum(r.updated for r in results), sum(r.matches for r in results),
+                sum(r.duplicates for r in results), sum(r.status == "error" for r in results),
+                extra={"event": "poll", "feeds": len(results)},
             )
         if results and not self.stopping.is_set():
             await self.alert_job()
 
+    @_tracked
     async def digest_job(self) -> None:
         if self.stopping.is_set():
             return
         try:
-            ids = await asyncio.to_thread(
-                queue_digests, self.sessions, self.config, config_path=str(self.config_path))
+            ids = await asyncio.to_thread(queue_digests, self.sessions, self.config, config_path=str(self.config_path))
             if ids:
                 log.info("digest recorded: deliveries %s", ", ".join(map(str, ids)))
         except Exception:
             log.exception("composing the digest failed; the next run (or restart) tries again")
         await self.outbox_job()
 
+    @_tracked
     async def alert_job(self) -> None:
         try:
-            ids = await asyncio.to_thread(
-                queue_alerts, self.sessions, self.config, config_path=str(self.config_path))
+            ids = await asyncio.to_thread(queue_alerts, self.sessions, self.config, config_path=str(self.config_path))
             if ids:
                 log.info("alerts recorded: deliveries %s", ", ".join(map(str, ids)))
         except Exception:
             log.exception("composing alerts failed; the next poll tries again")
         await self.outbox_job()
 
+    @_tracked
     async def outbox_job(self) -> None:
         async with self.outbox_lock:  # the cron, the alert and the retry job never send side by side
             try:
-                await asyncio.to_thread(send_due, self.sessions, self.config, self.transport)
+                results = await asyncio.to_thread(send_due, self.sessions, self.config, self.transport)
+                self.metrics.sends(results)
             except Exception:
                 log.exception("sending the outbox failed; retried in %ds", OUTBOX_SECONDS)
 
+    @_tracked
     async def maintenance(self) -> None:
-        """Keep the query planner's statistics fresh on SQLite as the store grows."""
-        if self.engine.dialect.name == "sqlite":
-            await asyncio.to_thread(self._sqlite_optimize)
+        try:
+            await asyncio.to_thread(self._maintenance)
+        except Exception:
+            log.exception("maintenance failed; tried again in 6 hours")
 
-    def _sqlite_optimize(self) -> None:
-        with self.engine.connect() as conn:
-            conn.execute(text("PRAGMA optimize"))
-        log.info("maintenance: PRAGMA optimize done")
+    def _maintenance(self) -> None:
+        """Retention (non-seed items older than ``retention``) and fresh planner statistics."""
+        if self.config.retention is not None:
+            cutoff = datetime.now(timezone.utc) - self.config.retention
+            removed = 0
+            for _ in range(10_000):  # bounded; a batch per transaction keeps the write lock short
+                with self.sessions.begin() as s:
+                    ids = list(s.scalars(select(Item.id).where(
+                        Item.seed_file.is_(None), Item.published_at < cutoff, Item.fetched_at < cutoff
+                    ).limit(RETENTION_BATCH)))
+                    if ids:
+                        s.execute(delete(Item).where(Item.id.in_(ids)))
+                removed += len(ids)
+                if len(ids) < RETENTION_BATCH:
+                    break
+            if removed:
+                log.info("maintenance: removed %d items older than the retention period", removed)
+        if self.engine.dialect.name == "sqlite":
+            with self.engine.connect() as conn:
+                conn.execute(text("PRAGMA optimize"))
+        else:
+            with self.engine.connect() as conn:
+                conn.execute(text("ANALYZE"))
+        log.info("maintenance done")
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def _single_instance_on_sqlite(self) -> None:
+        """Two daemons on one SQLite file would fight over the write lock; refuse the second."""
+        url = make_url(self.config.database)
+        if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+            return
+        lock_path = Path(url.database + ".lock")
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        f = open(lock_path, "a+")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            f.close()
+            raise AlreadyRunning(
+                f"another monitor ({holder}) is already running on {url.database}; stop it first "
+                f"(one daemon per SQLite file; several daemons can share a PostgreSQL database)") from None
+        f.truncate(0)
+        f.write(f"{instance_id()} since {datetime.now(timezone.utc).isoformat(timespec='seconds')}\n")
+        f.flush()
+        self._lock_file = f  # held until the process exits
+
+    def reload(self) -> None:
+        """SIGHUP: load config.yaml again; a bad one is logged and the running config kept."""
+        try:
+            new = load_config(self.config_path)
+        except ConfigError as e:
+            self.metrics.reloads.labels("rejected").inc()
+            log.error("SIGHUP: %s is not valid, keeping the running config: %s", e.path, "; ".join(e.problems))
+            return
+        except OSError as e:
+            self.metrics.reloads.labels("rejected").inc()
+            log.error("SIGHUP: cannot read %s (%s), keeping the running config", self.config_path, e)
+            return
+        if new.database != self.config.database:
+            log.warning("SIGHUP: database: changed; that takes a restart (still using the old one)")
+            new.database = self.config.database
+        self.config = new
+        self.pipeline = Pipeline(new)
+        self.transport = transport_for(new)
+        self.scheduler.reschedule_job("poll", trigger=IntervalTrigger(seconds=self.tick_seconds()))
+        self.scheduler.reschedule_job("digest", trigger=self._digest_trigger())
+        self.metrics.reloads.labels("ok").inc()
+        log.info("SIGHUP: reloaded %s: %d feeds, %d search templates, %d watches, digest '%s'", self.config_path,
+                 len(new.feeds), len(new.search_feeds), len(new.watches), new.digest.schedule)
 
     async def run(self) -> int:
+        try:
+            self._single_instance_on_sqlite()
+        except AlreadyRunning as e:
+            log.error("%s", e)
+            return 1
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop, sig)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
         await asyncio.to_thread(upgrade, self.engine)
+        await asyncio.to_thread(release_dead_leases, self.sessions)
+        try:
+            runner = await self._start_http() if self.http else None
+        except OSError as e:
+            log.error("cannot serve http on %s:%d: %s", self.http[0], self.http[1], e.strerror or e)
+            return 1
         self.schedule_jobs()
         self.scheduler.start()
         log.info(
-            "monitor running as %s: %d feeds, %d search templates, %d watches, digest '%s' (next %s)",
+            "monitor running as %s: %d feeds, %d search templates, %d watches, digest '%s' (next %s)%s",
             instance_id(), len(self.config.feeds), len(self.config.search_feeds), len(self.config.watches),
             self.config.digest.schedule, self.config.next_digest().isoformat(timespec="minutes"),
+            f", http://{self.http[0]}:{self.http[1]}/metrics" if self.http else "",
         )
         await self.stopping.wait()
-        self.scheduler.shutdown(wait=False)
-        # Let an in-flight poll finish its writes (its leases are released in poll()'s finally).
-        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        self.scheduler.pause()  # no new jobs; the running ones go on
+        # In-flight polls finish their writes (leases of feeds not reached are released in poll()'s
+        # finally); whatever still runs after the grace period is cancelled, which releases too.
+        pending = set(self.inflight)
         if pending:
-            await asyncio.wait(pending, timeout=GRACE_SECONDS)
-        self.engine.dispose()
+            log.info("waiting up to %ds for %d running jobs", GRACE_SECONDS, len(pending))
+            _, late = await asyncio.wait(pending, timeout=GRACE_SECONDS)
+            for t in late:
+                t.cancel()
+            if late:
+                log.warning("cancelled %d jobs still running after %ds", len(late), GRACE_SECONDS)
+                await asyncio.wait(late, timeout=5)
+        self.scheduler.shutdown(wait=False)
+        if runner is not None:
+            await runner.cleanup()
+        await asyncio.to_thread(self.engine.dispose)
         log.info("monitor stopped")
         return 0
 
     def _stop(self, sig: signal.Signals) -> None:
-        log.info("received %s: stopping", sig.name)
+        if not self.stopping.is_set():
+            log.info("received %s: stopping (grace period %ds)", sig.name, GRACE_SECONDS)
         self.stopping.set()
 
+    # -- HTTP: /healthz and /metrics ------------------------------------------------------------
 
-def run_daemon(config: Config, config_path: Path) -> int:
+    def health(self) -> tuple[int, dict]:
+        """Healthy while poll ticks keep coming: a wedged loop or a stuck poll turns this 503."""
+        now = time.time()
+        limit = max(120.0, 3 * self.tick_seconds())
+        since = now - (self.last_tick or self.started)
+        ok = since < limit and not self.stopping.is_set()
+        return (200 if ok else 503), {
+            "status": "ok" if ok else ("stopping" if self.stopping.is_set() else "stale"),
+            "instance": instance_id(), "uptime_seconds": round(now - self.started, 1),
+            "seconds_since_poll_tick": round(since, 1), "limit_seconds": limit,
+        }
+
+    async def _start_http(self):
+        from aiohttp import web
+
+        async def healthz(_request):
+            status, body = self.health()
+            return web.Response(status=status, text=json.dumps(body), content_type="application/json")
+
+        async def metrics(_request):
+            body = await asyncio.to_thread(self.metrics.exposition)
+            return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+        app = web.Application()
+        app.add_routes([web.get("/healthz", healthz), web.get("/metrics", metrics)])
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, self.http[0], self.http[1]).start()
+        return runner
+
+
+def run_daemon(config: Config, config_path: Path, http: tuple[str, int] | None = None) -> int:
     async def main() -> int:
-        return await Daemon(config, config_path).run()
+        return await Daemon(config, config_path, http=http).run()
 
     return asyncio.run(main())

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
-from apscheduler.triggers.cron import CronTrigger
+from .cron import cron_trigger
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -105,16 +105,21 @@ def groups(config: Config, kind: str) -> dict[str, list[WatchConfig]]:
 
 
 def latest_period(config: Config, now: datetime) -> datetime | None:
-    """The most recent scheduled digest time at or before ``now`` (within a year)."""
-    trigger = CronTrigger.from_crontab(config.digest.schedule, timezone=config.tz)
-    t = trigger.get_next_fire_time(None, now - timedelta(days=366))
-    last = None
-    for _ in range(100_000):  # bounded: a minute-by-minute schedule over a year is 527k; cap the walk
+    """The most recent scheduled digest time at or before ``now`` (within a year). Looks back in
+    growing windows so that a per-minute and a yearly schedule both take a few steps."""
+    trigger = cron_trigger(config.digest.schedule, config.tz)
+    for window in (timedelta(hours=1), timedelta(days=1), timedelta(days=8), timedelta(days=32), timedelta(days=367)):
+        t = trigger.get_next_fire_time(None, now - window)
         if t is None or t > now:
-            break
+            continue
         last = t
-        t = trigger.get_next_fire_time(t, t + timedelta(seconds=1))
-    return last
+        for _ in range(100_000):  # bounded: at most one window's worth of fire times
+            t = trigger.get_next_fire_time(t, t + timedelta(seconds=1))
+            if t is None or t > now:
+                return last
+            last = t
+        return last
+    return None
 
 
 def period_key(fire: datetime) -> str:
@@ -318,7 +323,7 @@ def _catch_up(session: Session, config: Config, recipients: str, now: datetime) 
     )
     if last is None:
         return None
-    trigger = CronTrigger.from_crontab(config.digest.schedule, timezone=config.tz)
+    trigger = cron_trigger(config.digest.schedule, config.tz)
     missed, t = 0, trigger.get_next_fire_time(None, last + timedelta(seconds=1))
     current = latest_period(config, now)
     while t is not None and current is not None and t < current and missed < 10_000:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .config import Config
 from .digest import Digest
+from .instance import instance_id
 from .mailer import DeliveryError, build_message
 from .models import Delivery, DeliveryItem
 
@@ -80,7 +81,7 @@ def enqueue(session: Session, config: Config, digest: Digest, rendered: Rendered
 def claim(session_factory: sessionmaker, *, now: datetime, only: list[int] | None = None) -> tuple[str, list[Delivery]]:
     """Take the due deliveries (and ones whose sender died mid-send) in one atomic UPDATE: on
     PostgreSQL a concurrent claimer re-checks the WHERE on the locked row and gets nothing."""
-    token = uuid.uuid4().hex
+    token = f"{instance_id()}/{uuid.uuid4().hex[:12]}"
     due = or_(
         (Delivery.status.in_(("pending", "failed"))) & (Delivery.next_attempt_at <= now),
         (Delivery.status == "sending") & (Delivery.lease_until < now),

@@ -44,12 +44,13 @@ class FeedResult:
     error: str | None = None
     warning: str | None = None
     matches: int = 0  # (item, watch) matches stored from this poll
+    duplicates: int = 0  # new or updated items linked to an earlier article
     new_ids: list[int] = field(default_factory=list)  # for full text
     updated_ids: list[int] = field(default_factory=list)
 
     def as_json(self) -> dict:
         d = asdict(self)
-        for internal in ("new_ids", "updated_ids", "warning", "matches"):  # the documented shape, exactly
+        for internal in ("new_ids", "updated_ids", "warning", "matches", "duplicates"):  # the documented shape, exactly
             d.pop(internal)
         d["seconds"] = round(self.seconds, 3)
         return d
@@ -270,7 +271,8 @@ def record(
                 session, feed.id, parsed.entries, now)
             result.new, result.updated = len(result.new_ids), len(result.updated_ids)
             if pipeline is not None:
-                result.matches = pipeline.process(session, result.new_ids, result.updated_ids).matches
+                processed = pipeline.process(session, result.new_ids, result.updated_ids)
+                result.matches, result.duplicates = processed.matches, processed.duplicates
             hints.append(parsed.ttl)
             result.warning = parsed.warning
             feed.last_warning = parsed.warning

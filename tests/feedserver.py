@@ -22,6 +22,7 @@ class Response:
 class Request:
     path: str
     headers: dict[str, str]
+    at: float = field(default_factory=time.monotonic)  # when it arrived
 
 
 class FeedServer:
