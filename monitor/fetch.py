@@ -152,6 +152,13 @@ class Fetcher:
                         error=f"body larger than {self.max_bytes} bytes: cut off, not parsed" if truncated else None,
                     )
             except httpx.TimeoutException as e:
+                # httpx-aiohttp reports a refused or unresolvable connection as ConnectTimeout; the
+                # cause tells which it really was, and "timeout" would send users the wrong way.
+                cause = e.__cause__
+                root = getattr(cause, "os_error", None) or (cause.__cause__ if cause else None)
+                if isinstance(root, OSError) and not isinstance(root, TimeoutError):
+                    return FetchResult(req.url, url, error=f"cannot connect ({type(root).__name__}: "
+                                                           f"{root.strerror or root}) to {url}")
                 return FetchResult(req.url, url, error=f"timeout ({type(e).__name__}) fetching {url}")
             except httpx.HTTPError as e:
                 return FetchResult(req.url, url, error=f"{type(e).__name__}: {e or 'connection failed'} ({url})")

@@ -129,11 +129,14 @@ def claim_feeds(
     token = f"{owner}/{uuid.uuid4().hex[:12]}"
     claimed: list[Claimed] = []
     held: list[tuple[str, str]] = []
+    # Due-ness is checked again in the UPDATE: another process may have polled the feed (and
+    # released it) between our SELECT and here; PostgreSQL re-evaluates this WHERE on the row it locks.
+    still_due = or_(Feed.next_poll_at.is_(None), Feed.next_poll_at <= now) if due_only else True
     with sessions.begin() as session:
         for chunk in _chunks(candidates, 500):
             session.execute(
                 update(Feed)
-                .where(Feed.id.in_(chunk), or_(Feed.lease_until.is_(None), Feed.lease_until < now))
+                .where(Feed.id.in_(chunk), or_(Feed.lease_until.is_(None), Feed.lease_until < now), still_due)
                 .values(lease_owner=token, lease_until=now + LEASE)
             )
     with sessions() as session:
@@ -143,8 +146,9 @@ def claim_feeds(
                     claimed.append(Claimed(f.id, f.name, f.url, f.etag, f.last_modified, f.encoding,
                                            timedelta(seconds=f.interval_seconds), f.consecutive_failures,
                                            f.full_text, token))
-                else:
+                elif f.lease_owner is not None:
                     held.append((f.name, f.url))
+                # else: polled by another process since our SELECT; no longer due
     return claimed, held
 
 
