@@ -31,7 +31,7 @@ from typing import Iterable
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from .fingerprint import Prepared, overlap, prepare, title_similarity, to_signed
+from .fingerprint import Prepared, normalize_title, numbers, overlap, prepare, title_similarity, to_signed
 from .models import Duplicate, Fingerprint, Item
 from .normalize import content_hash
 
@@ -46,6 +46,7 @@ STORED_SMALLER_RATIO = 0.5
 TITLE_SIMILAR = 0.85
 TITLE_SIMILAR_FALLBACK = 0.9
 MAX_CANDIDATES = 8
+MIN_SHARED_FROM = 8  # an article with this many anchors must share two with a candidate (one is chance)
 POSTING_CAP = 64  # an anchor shared by this many articles is boilerplate: stop indexing it
 CHUNK = 500
 
@@ -172,6 +173,21 @@ class Deduper:
                     self._cache.popitem(last=False)
         return out
 
+    def _titles(self, session: Session, ids: list[int]) -> dict[int, tuple[str, str, frozenset[str]]]:
+        """Title candidates need the title only: no stored body is read or prepared for them."""
+        out = {}
+        missing = []
+        for i in ids:
+            if i in self._cache:
+                t, q = self._cache[i]
+                out[i] = (t, q.title, q.title_numbers)
+            else:
+                missing.append(i)
+        if missing:
+            for item_id, title in session.execute(select(Item.id, Item.title).where(Item.id.in_(missing))):
+                out[item_id] = (title, normalize_title(title), numbers(title or ""))
+        return out
+
     def forget(self, ids: Iterable[int]) -> None:
         for i in ids:
             self._cache.pop(i, None)
@@ -205,22 +221,35 @@ class Deduper:
             if not seen and len(p.anchors):
                 postings = lookup.postings(to_signed(p.anchors))
                 per_hash: dict[int, int] = {}
-                shared: dict[int, int] = {}
-                for h_, item_id in postings:
+                for h_, _ in postings:
                     per_hash[h_] = per_hash.get(h_, 0) + 1
-                    if eligible(item_id):
-                        shared[item_id] = shared.get(item_id, 0) + 1
                 decision.saturated = {h_ for h_, n in per_hash.items() if n >= POSTING_CAP}
-                top = sorted(shared, key=lambda i: (-shared[i], i))[:MAX_CANDIDATES]
+                # A saturated anchor is a stock phrase ("同比增长…"): it says nothing about which
+                # article this is, so it neither nominates candidates nor costs a verification.
+                shared: dict[int, int] = {}
+                sat = decision.saturated
+                for h_, item_id in postings:
+                    if h_ not in sat and eligible(item_id):
+                        shared[item_id] = shared.get(item_id, 0) + 1
+                least = 2 if len(p.anchors) >= MIN_SHARED_FROM else 1
+                top = sorted((i for i, n in shared.items() if n >= least), key=lambda i: (-shared[i], i))[:MAX_CANDIDATES]
                 for item_id, (t, q) in self._prepared(session, top).items():
                     seen[item_id] = self._verify_body(p, item_id, t, q)
 
-        if p.kind != "full" and not any(c.duplicate for c in seen.values()) and len(p.title_keys):
+        # Title keys are looked up (and their saturation known) for every kind: a key shared by
+        # POSTING_CAP articles (a daily series' "北向资金净流入…") is neither used nor indexed further.
+        title_posts = lookup.postings(to_signed(p.title_keys)) if len(p.title_keys) else []
+        per_key: dict[int, int] = {}
+        for h_, _ in title_posts:
+            per_key[h_] = per_key.get(h_, 0) + 1
+        hot_keys = {h_ for h_, n in per_key.items() if n >= POSTING_CAP}
+        decision.saturated = decision.saturated | hot_keys
+        if p.kind != "full" and not any(c.duplicate for c in seen.values()) and title_posts:
             threshold = TITLE_SIMILAR if p.kind == "title" else TITLE_SIMILAR_FALLBACK
-            ids = sorted({i for _, i in lookup.postings(to_signed(p.title_keys)) if eligible(i)})
-            for item_id, (t, q) in self._prepared(session, ids[:MAX_CANDIDATES * 4]).items():
-                sim = title_similarity(p.title, q.title)
-                few, many = sorted((p.title_numbers, q.title_numbers), key=len)
+            ids = sorted({i for h_, i in title_posts if h_ not in hot_keys and eligible(i)}, reverse=True)
+            for item_id, (t, q_title, q_numbers) in self._titles(session, ids[:MAX_CANDIDATES * 4]).items():
+                sim = title_similarity(p.title, q_title, at_least=threshold)
+                few, many = sorted((p.title_numbers, q_numbers), key=len)
                 dup = sim >= threshold and few <= many  # a title may leave a figure out, not change it
                 if item_id not in seen or dup:
                     seen[item_id] = Candidate(item_id, t, sim, "title", dup, item_id)
@@ -301,7 +330,7 @@ class Deduper:
 
     @staticmethod
     def _index_rows(p: Prepared, decision: Decision) -> list[int]:
-        hashes = [h for h in to_signed(p.anchors) if h not in decision.saturated] + to_signed(p.title_keys)
+        hashes = [h for h in to_signed(p.anchors) + to_signed(p.title_keys) if h not in decision.saturated]
         return list(dict.fromkeys(hashes))
 
     @staticmethod

@@ -130,15 +130,24 @@ def numbers(text: str, *, nfkc: bool = False) -> frozenset[str]:
     return frozenset(n.lstrip("0") or "0" for n in found)
 
 
-def title_similarity(a: str, b: str) -> float:
+def title_similarity(a: str, b: str, at_least: float = 0.0) -> float:
     """Of two normalised titles: 1.0 when one holds the other (a subtitle dropped), else the
-    SequenceMatcher ratio."""
+    SequenceMatcher ratio. Below ``at_least`` the cheap upper bound is returned instead of the
+    exact ratio: a series of titles ("北向资金净流入…") brings many candidates that fail anyway."""
     if not a or not b:
         return 0.0
     short, long_ = sorted((a, b), key=len)
     if len(short) >= TITLE_PART and short in long_:
         return 1.0
-    return SequenceMatcher(None, a, b, autojunk=False).ratio()
+    sm = SequenceMatcher(None, a, b, autojunk=False)
+    if at_least:
+        bound = sm.real_quick_ratio()
+        if bound < at_least:
+            return bound
+        bound = sm.quick_ratio()
+        if bound < at_least:
+            return bound
+    return sm.ratio()
 
 
 # ---------------------------------------------------------------------------------------------
