@@ -140,24 +140,21 @@ class Daemon:
 
     @_tracked
     async def digest_job(self) -> None:
-        if self.stopping.is_set():
-            return
-        try:
-            ids = await asyncio.to_thread(queue_digests, self.sessions, self.config, config_path=str(self.config_path))
-            if ids:
-                log.info("digest recorded: deliveries %s", ", ".join(map(str, ids)))
-        except Exception:
-            log.exception("composing the digest failed; the next run (or restart) tries again")
-        await self.outbox_job()
+        if not self.stopping.is_set():
+            await self._queue_and_send(queue_digests, "digest")
 
     @_tracked
     async def alert_job(self) -> None:
+        await self._queue_and_send(queue_alerts, "alerts")
+
+    async def _queue_and_send(self, queue, what: str) -> None:
+        """Record what is due in the outbox (a failure is retried by the next run), then send."""
         try:
-            ids = await asyncio.to_thread(queue_alerts, self.sessions, self.config, config_path=str(self.config_path))
+            ids = await asyncio.to_thread(queue, self.sessions, self.config, config_path=str(self.config_path))
             if ids:
-                log.info("alerts recorded: deliveries %s", ", ".join(map(str, ids)))
+                log.info("%s recorded: deliveries %s", what, ", ".join(map(str, ids)))
         except Exception:
-            log.exception("composing alerts failed; the next poll tries again")
+            log.exception("composing %s failed; the next run (or a restart) tries again", what)
         await self.outbox_job()
 
     @_tracked
