@@ -85,20 +85,27 @@ _FOOTER = re.compile(
 )
 
 
+_LINK_ROW = re.compile(r"(\[[^\]]*\]\([^)]*\)\s*[｜|]?\s*)+")
+_CELL_SEP = re.compile(r"\s*[|｜]\s*")
+
+
 def is_nav_line(line: str) -> bool:
+    # Cheap tests guard the expensive ones: this runs on every line of every article dedupe sees.
     s = line.strip()
     if not s:
         return True
-    if any(w in s for w in _NAV_WORDS) and len(s) < 40:
+    short = len(s) < 40
+    if short and any(w in s for w in _NAV_WORDS):
         return True
-    if re.fullmatch(r"(\[[^\]]*\]\([^)]*\)\s*[｜|]?\s*)+", s):  # markdown link rows
+    if s[0] == "[" and _LINK_ROW.fullmatch(s):  # markdown link rows
         return True
-    if s.endswith((">", "»", "＞")) and len(s) < 40:  # breadcrumbs
+    if short and s.endswith((">", "»", "＞")):  # breadcrumbs
         return True
-    cells = re.split(r"\s*[|｜]\s*", s)
-    if len(cells) >= 2 and all(0 < len(c) <= 6 for c in cells):  # menu rows: 首页 | 财经 | 股票
-        return True
-    return bool(_CAPTION.match(s))
+    if "|" in s or "｜" in s:
+        cells = _CELL_SEP.split(s)
+        if all(0 < len(c) <= 6 for c in cells):  # menu rows: 首页 | 财经 | 股票
+            return True
+    return short and bool(_CAPTION.match(s))
 
 
 def source_note(text: str) -> str | None:
@@ -120,8 +127,10 @@ def strip_boilerplate(lines: list[str]) -> list[str]:
         seen += len(line)
     out = []
     for line in kept:
-        line = _CREDIT_TAIL.sub("", line).strip()
-        line = _CREDIT_TAIL.sub("", line).strip()  # 作者 and 责任编辑 often come together
+        cut = _CREDIT_TAIL.sub("", line).strip()
+        if cut != line:  # 作者 and 责任编辑 often come together
+            cut = _CREDIT_TAIL.sub("", cut).strip()
+        line = cut
         if line:
             out.append(line)
     return out

@@ -162,9 +162,17 @@ class Prepared:
     body: str  # squashed body, boilerplate dropped
     title_numbers: frozenset[str]
     body_numbers: frozenset[str]
-    shingles: np.ndarray = field(repr=False)  # sorted unique 5-shingle hashes of body
     anchors: np.ndarray = field(repr=False)
     title_keys: np.ndarray = field(repr=False)
+    _shingles: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def shingles(self) -> np.ndarray:
+        """Sorted unique 5-shingle hashes of body. Made on first use: only an article with a
+        candidate to verify needs them, and most articles a monitor sees have none."""
+        if self._shingles is None:
+            self._shingles = np.unique(shingle_hashes(self.body, SHINGLE))
+        return self._shingles
 
     @property
     def kind(self) -> str:
@@ -190,17 +198,15 @@ def prepare(title: str, body: str) -> Prepared:
     kept = unicodedata.normalize("NFKC", "\n".join(clean_lines(title, body)))
     text = squash_nfkc(kept)
     norm_title = normalize_title(title)
-    prefix = prefix_hashes(text) if text else None
-    shingles = np.unique(shingle_hashes(text, SHINGLE, prefix))
-    anchors = np.unique(shingle_hashes(text, ANCHOR, prefix))
-    anchors = anchors[anchors % np.uint64(ANCHOR_MOD) == 0]
+    anchors = shingle_hashes(text, ANCHOR)
+    anchors = np.unique(anchors[(anchors & np.uint64(ANCHOR_MOD - 1)) == 0])  # ANCHOR_MOD: a power of 2
     keys = []
     if norm_title:
         keys.append(norm_title)
         if len(norm_title) > TITLE_PART:
             keys += [norm_title[:TITLE_PART], norm_title[-TITLE_PART:]]
     title_keys = np.unique(np.array([key_hash("title:" + k) for k in keys], dtype=np.int64)).view(np.uint64)
-    return Prepared(norm_title, text, numbers(title or ""), numbers(kept, nfkc=True), shingles, anchors, title_keys)
+    return Prepared(norm_title, text, numbers(title or ""), numbers(kept, nfkc=True), anchors, title_keys)
 
 
 @dataclass(frozen=True)
