@@ -39,6 +39,10 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     # A 64 MB page cache (default 2 MB): the dedupe index is written at random positions, and
     # pages kept in memory spare a read per insert as the store grows.
     cur.execute("PRAGMA cache_size=-65536")
+    # Checkpoint the WAL every 10,000 pages (40 MB) instead of 1,000: each feed's transaction
+    # dirties hundreds of index pages, and the default checkpointed (with its fsync) after nearly
+    # every commit. Measured on a 1M-article store: 670 -> 880 articles/s (bench/dedupe_bench.py).
+    cur.execute("PRAGMA wal_autocheckpoint=10000")
     cur.close()
 
 
