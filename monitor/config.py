@@ -158,6 +158,9 @@ class DigestConfig(_Strict):
     recipients: list[Email] = []
     subject: str = "新闻监控日报 {date}"
     send_empty: bool = False
+    # Items per watch shown in full (snippet, outlets); the rest are listed as linked titles, so a
+    # catch-up after days away stays readable (and under Gmail's 102 KB clipping) yet skips nothing.
+    full_items: int = Field(default=25, ge=1)
 
     @field_validator("schedule")
     @classmethod

@@ -74,6 +74,7 @@ class Digest:
     catch_up: str | None = None
     failing: list[FailingFeed] = field(default_factory=list)
     config_path: str = ""
+    full_items: int = 25  # per watch; the rest as a list of linked titles
 
     @property
     def count(self) -> int:
@@ -154,7 +155,8 @@ def build(session: Session, config: Config, kind: str, recipients: str, watches:
         rows.sort(key=lambda r: (r.published, r.id), reverse=True)
         sections.append(Section(w.name, w.query or " OR ".join(w.keywords or []), rows,
                                 _chart(session, wid, config, now) if kind == "digest" else [], wid))
-    digest = Digest(kind, recipients.split(","), period, label, now, sections, config_path=config_path)
+    digest = Digest(kind, recipients.split(","), period, label, now, sections, config_path=config_path,
+                    full_items=config.digest.full_items)
     if kind == "digest":
         digest.catch_up = _catch_up(session, config, recipients, now)
         digest.failing = failing_feeds(session, now)

@@ -484,3 +484,25 @@ def test_cron_rejects_bad_day_of_week(make_config):
     with pytest.raises(ConfigError) as e:
         load_config(make_config({"digest": {"schedule": "0 8 * * 9", "recipients": ["a@example.com"]}}))
     assert "digest.schedule" in str(e.value)
+
+
+def test_items_beyond_full_items_are_listed_by_title_and_still_delivered(make_config, feed_server):
+    topics = ["住房租赁", "职业培训", "子女入学", "创业担保贷款", "养老保险"]
+    entries = [{"guid": f"t{i}", "title": f"新市民{t}政策落地", "link": f"https://a.example.com/t{i}.html",
+                "body": f"{t}方面，本市出台{i + 3}项措施支持新市民，涉及{t}的办理时限缩短一半。"}
+               for i, t in enumerate(topics)]
+    url = serve(feed_server, "/a.xml", "城市金融报", entries)
+    config, sess = setup(make_config, {"feeds": [{"name": "a", "url": url}], "digest": {"recipients": ["analyst@example.com"], "full_items": 2}})
+    run_poll(config, sess)
+    now = datetime.now(timezone.utc)
+    assert len(queue_digests(sess, config, now=now, manual=True)) == 1
+    send_due(sess, config, transport_for(config), now=now)
+    [eml] = config.mail.outbox.glob("*.eml")
+    text, html = parts(email.message_from_bytes(eml.read_bytes(), policy=email.policy.default))
+    for t in topics:  # every story is in the email …
+        assert t in text and t in html
+    assert html.count('class="snippet"') == 2  # … two of them in full
+    assert "3 more:" in html and "3 more:" in text
+    with sess() as s:  # and all five count as delivered: none comes back tomorrow
+        assert s.scalar(select(func.count()).select_from(DeliveryItem)) == 5
+    assert queue_digests(sess, config, now=now + timedelta(minutes=1), manual=True) == []
