@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from . import __version__
+from .columns import clip, pad
 from .config import Config, ConfigError, default_config_path, load_config
 from .durations import format_duration
 
@@ -185,12 +186,12 @@ def cmd_check(config: Config, args) -> int:
     print(f"  feeds      {len(plain)} plain, {len(search)} search "
           f"({len(config.search_feeds)} templates x {sum(w.search for w in config.watches)} watches)")
     for f in feeds:
-        print(f"    - {f.name:<28} every {format_duration(f.interval):<6} {f.url}")
+        print(f"    - {pad(f.name, 28)} every {format_duration(f.interval):<6} {f.url}")
     print(f"  watches    {len(config.watches)}")
     for w in config.watches:
         rule = w.query if w.query is not None else " | ".join(w.keywords or [])
         to = ", ".join(w.recipients or config.digest.recipients)
-        print(f"    - {w.name:<12} {w.alert:<9} {rule}   -> {to}")
+        print(f"    - {pad(w.name, 12)} {w.alert:<9} {rule}   -> {to}")
     nxt = config.next_digest()
     wait = nxt - datetime.now(config.tz)
     print(f"  digest     '{config.digest.schedule}' next {nxt:%Y-%m-%d %H:%M %Z} "
@@ -270,7 +271,7 @@ def cmd_items(config: Config, args) -> int:
                 origin = row["feed"] or f"seed:{row['seed']}"
                 dup = f"  [dup of {row['duplicate_of']['id']}]" if row["duplicate_of"] else ""
                 watches = ",".join(row["watches"])
-                out.write(f"{row['id']:>6}  {when}  {origin[:24]:<24}  {row['title'][:48]}{dup}  {watches}\n")
+                out.write(f"{row['id']:>6}  {when}  {pad(origin, 24)}  {clip(row['title'], 64)}{dup}  {watches}\n")
     return 0
 
 
@@ -309,7 +310,7 @@ class _Progress:
     def step(self, result) -> None:
         self.count += 1
         if self.enabled:
-            sys.stderr.write(f"\rpolled {self.count} feeds, last: {result.feed[:40]:<40}")
+            sys.stderr.write(f"\rpolled {self.count} feeds, last: {pad(result.feed, 40)}")
             sys.stderr.flush()
 
     def close(self) -> None:
@@ -323,7 +324,7 @@ def _print_poll_table(results) -> None:
         return
     print(f"{'feed':<30} {'status':<13} {'http':>4} {'new':>5} {'upd':>5} {'same':>5} {'match':>5} {'secs':>6}  error")
     for r in sorted(results, key=lambda r: r.feed):
-        print(f"{r.feed[:30]:<30} {r.status:<13} {r.http_status or '-':>4} {r.new:>5} {r.updated:>5} "
+        print(f"{pad(r.feed, 30)} {r.status:<13} {r.http_status or '-':>4} {r.new:>5} {r.updated:>5} "
               f"{r.unchanged:>5} {r.matches:>5} {r.seconds:>6.2f}  {r.error or r.warning or ''}")
     total = {k: sum(getattr(r, k) for r in results) for k in ("new", "updated", "unchanged", "matches")}
     errors = sum(r.status == "error" for r in results)
@@ -347,7 +348,7 @@ def cmd_feeds(config: Config, args) -> int:
     for f in rows:
         state = "retired" if not f.active else ("failing" if f.consecutive_failures else "ok")
         err = f"{local(f.last_error_at)} {f.last_error}" if f.consecutive_failures else ""
-        print(f"{f.name[:30]:<30} {state:<9} {local(f.last_success_at):<11} {local(f.next_poll_at):<11} "
+        print(f"{pad(f.name, 30)} {state:<9} {local(f.last_success_at):<11} {local(f.next_poll_at):<11} "
               f"{f.consecutive_failures:>5}  {err}")
     return 0
 

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from .columns import pad
 from .config import Config
 from .models import Delivery, Feed, Match, Watch
 
@@ -75,7 +76,7 @@ def print_status(st: dict, config: Config) -> None:
     print(f"feeds     {f['active']} active: {f['healthy']} healthy, {f['failing']} failing, "
           f"{f['backing_off']} backing off")
     for p in f["problems"][:10]:
-        print(f"  ! {p['feed']:<28} {p['state']:<11} {p['failures']} fails, last ok {local(p['last_ok'])}, "
+        print(f"  ! {pad(p['feed'], 28)} {p['state']:<11} {p['failures']} fails, last ok {local(p['last_ok'])}, "
               f"next {local(p['next_poll'])}: {(p['error'] or '')[:80]}")
     if len(f["problems"]) > 10:
         print(f"  … and {len(f['problems']) - 10} more (monitor feeds)")
@@ -83,7 +84,7 @@ def print_status(st: dict, config: Config) -> None:
         print("  next polls: " + ", ".join(f"{n['feed']} {local(n['at'])[11:]}" for n in f["next_polls"]))
     print("watches   matches today")
     for w in st["watches"]:
-        print(f"  {w['watch']:<20} {w['alert']:<10} {w['matches_today']}")
+        print(f"  {pad(w['watch'], 20)} {w['alert']:<10} {w['matches_today']}")
     d = st["digest"]
     last = d["last"]
     last_s = f"{last['period']} ({last['status']}, sent {local(last['sent'])})" if last else "none yet"
