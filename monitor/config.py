@@ -161,6 +161,10 @@ class DigestConfig(_Strict):
     # Items per watch shown in full (snippet, outlets); the rest are listed as linked titles, so a
     # catch-up after days away stays readable (and under Gmail's 102 KB clipping) yet skips nothing.
     full_items: int = Field(default=25, ge=1)
+    # Stories listed per watch in one email, newest first. Older ones are counted, named by a
+    # command that lists them, and count as delivered: one email stays bounded in size and in the
+    # memory it takes to compose, whatever a broad watch or a week away has piled up.
+    max_items: int = Field(default=200, ge=1)
 
     @field_validator("schedule")
     @classmethod

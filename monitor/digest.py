@@ -50,9 +50,15 @@ class DigestItem:
 class Section:
     watch: str
     query: str
-    items: list[DigestItem]
+    items: list[DigestItem]  # listed, newest first
     chart: list[ChartDay]
     watch_id: int | None = None
+    unlisted: list[int] = field(default_factory=list)  # older stories past max_items: counted, carried
+    unlisted_since: datetime | None = None  # the oldest of them, for the command that lists them
+
+    @property
+    def total(self) -> int:
+        return len(self.items) + len(self.unlisted)
 
 
 @dataclass
@@ -75,18 +81,20 @@ class Digest:
     failing: list[FailingFeed] = field(default_factory=list)
     config_path: str = ""
     full_items: int = 25  # per watch; the rest as a list of linked titles
+    max_items: int = 200  # listed per watch; older ones counted (Section.unlisted)
 
     @property
     def count(self) -> int:
-        return sum(len(s.items) for s in self.sections)
+        return sum(s.total for s in self.sections)
 
     @property
     def carried(self) -> list[tuple[int, int | None]]:
-        """(item, watch) rows for ``delivery_items``: what this recipient list now has had."""
+        """(item, watch) rows for ``delivery_items``: what this recipient list now has had,
+        the stories past max_items included (the email counts them and says how to list them)."""
         seen: dict[int, int | None] = {}
         for s in self.sections:
-            for it in s.items:
-                seen.setdefault(it.id, s.watch_id)
+            for i in [it.id for it in s.items] + s.unlisted:
+                seen.setdefault(i, s.watch_id)
         return list(seen.items())
 
 
@@ -131,20 +139,30 @@ def build(session: Session, config: Config, kind: str, recipients: str, watches:
           *, now: datetime, period: str, label: str, config_path: str = "") -> Digest:
     names = [w.name for w in watches]
     ids = dict(session.execute(select(Watch.name, Watch.id).where(Watch.name.in_(names))).all())
-    stories = _undelivered(session, kind, recipients, [ids[n] for n in names if n in ids], now)
-    items = _load(session, {rep for rep, _ in stories.values()})
-    also = _also_reported(session, stories)
+    order = [ids[n] for n in names if n in ids]
+    stories = _undelivered(session, kind, recipients, order, now)
+    # Each story goes under the first of its watches in config order; only the newest max_items
+    # of a section are loaded and listed, so a broad watch or a long outage cannot make one email
+    # (and the daemon's memory while composing it) grow without bound.
+    published = _published(session, [rep for rep, _ in stories.values()])
+    by_watch: dict[int, list[int]] = defaultdict(list)
+    for root, (rep, hits) in stories.items():
+        by_watch[next(w for w in order if w in hits)].append(root)
+    limit = config.digest.max_items
+    listed: dict[int, list[int]] = {}
+    for wid, roots in by_watch.items():
+        roots.sort(key=lambda r: (published[stories[r][0]], stories[r][0]), reverse=True)
+        listed[wid] = roots[:limit]
+    shown = {r: stories[r] for roots in listed.values() for r in roots}
+    items = _load(session, {rep for rep, _ in shown.values()})
+    also = _also_reported(session, shown)
     id_to_name = {v: k for k, v in ids.items()}
     sections = []
     for w in watches:
         wid = ids.get(w.name)
         rows = []
-        for root, (rep, hits) in stories.items():
-            if wid not in hits:
-                continue
-            first = next(wid2 for wid2 in (ids[n] for n in names if n in ids) if wid2 in hits)
-            if first != wid:
-                continue  # shown once, under the first of its watches in config order
+        for root in listed.get(wid, []):
+            rep, hits = stories[root]
             it = items[rep]
             rows.append(DigestItem(
                 id=rep, title=_segments(_cut_title(it.title), hits[wid], "title"), url=it.url,
@@ -152,11 +170,12 @@ def build(session: Session, config: Config, kind: str, recipients: str, watches:
                 snippet=_snippet(it, hits[wid]), also=also.get(root, []),
                 other_watches=[id_to_name[o] for o in hits if o != wid],
             ))
-        rows.sort(key=lambda r: (r.published, r.id), reverse=True)
+        unlisted = [stories[r][0] for r in by_watch.get(wid, [])[limit:]]
         sections.append(Section(w.name, w.query or " OR ".join(w.keywords or []), rows,
-                                _chart(session, wid, config, now) if kind == "digest" else [], wid))
+                                _chart(session, wid, config, now) if kind == "digest" else [], wid, unlisted,
+                                min((published[i] for i in unlisted), default=None)))
     digest = Digest(kind, recipients.split(","), period, label, now, sections, config_path=config_path,
-                    full_items=config.digest.full_items)
+                    full_items=config.digest.full_items, max_items=config.digest.max_items)
     if kind == "digest":
         digest.catch_up = _catch_up(session, config, recipients, now)
         digest.failing = failing_feeds(session, now)
@@ -217,6 +236,13 @@ def _members(session: Session, roots: list[int]) -> dict[int, list[int]]:
 def _chunks(seq: list, n: int):
     for i in range(0, len(seq), n):
         yield seq[i:i + n]
+
+
+def _published(session: Session, ids: list[int]) -> dict[int, datetime]:
+    out = {}
+    for chunk in _chunks(sorted(ids), 500):
+        out.update(session.execute(select(Item.id, Item.published_at).where(Item.id.in_(chunk))).all())
+    return out
 
 
 def _load(session: Session, ids: set[int]) -> dict[int, Item]:

@@ -486,23 +486,30 @@ def test_cron_rejects_bad_day_of_week(make_config):
     assert "digest.schedule" in str(e.value)
 
 
-def test_items_beyond_full_items_are_listed_by_title_and_still_delivered(make_config, feed_server):
+def test_past_full_items_titles_only_past_max_items_counted_all_delivered(make_config, feed_server):
     topics = ["住房租赁", "职业培训", "子女入学", "创业担保贷款", "养老保险"]
     entries = [{"guid": f"t{i}", "title": f"新市民{t}政策落地", "link": f"https://a.example.com/t{i}.html",
-                "body": f"{t}方面，本市出台{i + 3}项措施支持新市民，涉及{t}的办理时限缩短一半。"}
+                "body": f"{t}方面，本市出台{i + 3}项措施支持新市民，涉及{t}的办理时限缩短一半。",
+                "date": f"Mon, 23 Nov 2026 09:0{i}:00 +0800"}
                for i, t in enumerate(topics)]
     url = serve(feed_server, "/a.xml", "城市金融报", entries)
-    config, sess = setup(make_config, {"feeds": [{"name": "a", "url": url}], "digest": {"recipients": ["analyst@example.com"], "full_items": 2}})
+    config, sess = setup(make_config, {"feeds": [{"name": "a", "url": url}],
+                                       "digest": {"recipients": ["analyst@example.com"], "full_items": 2, "max_items": 4}})
     run_poll(config, sess)
     now = datetime.now(timezone.utc)
     assert len(queue_digests(sess, config, now=now, manual=True)) == 1
     send_due(sess, config, transport_for(config), now=now)
     [eml] = config.mail.outbox.glob("*.eml")
     text, html = parts(email.message_from_bytes(eml.read_bytes(), policy=email.policy.default))
-    for t in topics:  # every story is in the email …
+    listed = topics[1:]  # the newest four (published in topic order, one minute apart)
+    for t in listed:
         assert t in text and t in html
-    assert html.count('class="snippet"') == 2  # … two of them in full
-    assert "3 more:" in html and "3 more:" in text
+    assert topics[0] not in text and topics[0] not in html
+    assert html.count('class="snippet"') == 2  # two of them in full, two as titles
+    assert "2 more:" in html and "2 more:" in text
+    assert "1 older story not listed here" in text and "monitor items --watch 新市民 --since 2026-11-23" in text
+    assert "1 older story not listed here" in html
+    assert "新市民 (5)" in text  # the count is of every story
     with sess() as s:  # and all five count as delivered: none comes back tomorrow
         assert s.scalar(select(func.count()).select_from(DeliveryItem)) == 5
     assert queue_digests(sess, config, now=now + timedelta(minutes=1), manual=True) == []
