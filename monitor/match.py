@@ -101,12 +101,16 @@ class Matcher:
                 if term in self._term_pattern:
                     self._by_pattern.setdefault(self._term_pattern[term], []).append(w)
         self._positives: dict[str, list[tuple[str, int, tuple[str, ...]]]] = {
-            name: [(t.text, self._term_pattern[t], _FIELDS_OF[t.field]) for t in _positive_terms(tree)
-                   if t in self._term_pattern]
+            name: list(dict.fromkeys((t.text, self._term_pattern[t], _FIELDS_OF[t.field])
+                                     for t in _positive_terms(tree) if t in self._term_pattern))
             for name, tree in self.watches
         }
+        # A watch naming one term twice with overlapping fields (新市民 and title:新市民) would list
+        # a hit twice: only such watches pay for removing repeats.
+        self._overlapping = {name: _repeats(pos) for name, pos in self._positives.items()}
         # Built from our own tree (integers and operators only), never from query text.
         self._compiled = [eval(f"lambda T, X, S: {self._compile(tree)}") for _, tree in self.watches]
+        self._lengths = [len(p.text) for p in self._patterns]
         self._automaton = ahocorasick.Automaton()
         for i, p in enumerate(self._patterns):
             self._automaton.add_word(p.text, i)
@@ -120,19 +124,20 @@ class Matcher:
         if not text or not self._patterns:
             return set()
         found: set[int] = set()
-        patterns = self._patterns
         for end, pid in self._automaton.iter(text):
-            if pid in found:
-                continue
-            p = patterns[pid]
-            if p.left is not None or p.right is not None:
-                start = end - len(p.text) + 1
-                if p.left is not None and start > 0 and p.left.match(text[start - 1]):
-                    continue
-                if p.right is not None and end + 1 < len(text) and p.right.match(text[end + 1]):
-                    continue
-            found.add(pid)
+            if pid not in found and self._bounded(text, end, pid):
+                found.add(pid)
         return found
+
+    def _bounded(self, text: str, end: int, pid: int) -> bool:
+        """A Latin word or number matches whole (AI not in said); Chinese needs no boundary."""
+        p = self._patterns[pid]
+        if p.left is None and p.right is None:
+            return True
+        start = end - len(p.text) + 1
+        if p.left is not None and start > 0 and p.left.match(text[start - 1]):
+            return False
+        return not (p.right is not None and end + 1 < len(text) and p.right.match(text[end + 1]))
 
     def _present(self, doc: Doc) -> dict[str, set[int]]:
         text = self._found(match_form(doc.content)) if doc.content else set()
@@ -177,48 +182,70 @@ class Matcher:
         if not names:
             return []
         spans = _SpanFinder(self, doc)
-        return [WatchResult(n, True, spans.hits_for(self._positives[n])) for n in names]
+        return [WatchResult(n, True, spans.hits_for(self._positives[n], self._overlapping[n])) for n in names]
 
     def explain(self, doc: Doc) -> list[WatchResult]:
         """Every watch, matched or not, with the positive terms found and where."""
         matched = set(self.decide(doc))
         spans = _SpanFinder(self, doc)
-        return [WatchResult(name, name in matched, spans.hits_for(self._positives[name])) for name, _ in self.watches]
+        return [WatchResult(name, name in matched, spans.hits_for(self._positives[name], self._overlapping[name]))
+                for name, _ in self.watches]
 
 
 class _SpanFinder:
     """Runs the automaton over each field's mapped match form once, then answers per watch."""
 
     def __init__(self, matcher: Matcher, doc: Doc):
-        self.matcher = matcher
         self.spans: dict[str, dict[int, list[tuple[int, int]]]] = {}
+        self._hits: dict[tuple[str, int, tuple[str, ...]], list[Hit]] = {}  # shared by the watches
+        self._present: set[int] = set()
+        if not matcher._patterns:
+            return
+        lengths = matcher._lengths
         for name in (*TEXT_FIELDS, "source"):
             original = getattr(doc, name)
             if not original:
                 continue
             text, origin = match_form_with_map(original)
-            found = matcher._found(text)
             per: dict[int, list[tuple[int, int]]] = {}
-            for end, pid in matcher._automaton.iter(text) if found else ():
-                if pid not in found or len(per.get(pid, ())) >= MAX_SPANS_PER_TERM:
+            # Each occurrence is checked for its own boundaries: "AI" elsewhere in a text does
+            # not make the "ai" inside "said" a highlight.
+            for end, pid in matcher._automaton.iter(text):
+                got = per.get(pid)
+                if got is not None and len(got) >= MAX_SPANS_PER_TERM:
                     continue
-                start = end - len(matcher._patterns[pid].text) + 1
-                span = (origin[start], origin[end] + 1)
-                if span not in per.get(pid, ()):
-                    per.setdefault(pid, []).append(span)
+                if not matcher._bounded(text, end, pid):
+                    continue
+                span = (origin[end - lengths[pid] + 1], origin[end] + 1)
+                if got is None:
+                    per[pid] = [span]
+                elif span not in got:
+                    got.append(span)
             self.spans[name] = per
+        self._present = {pid for per in self.spans.values() for pid in per}
 
-    def hits_for(self, positives: list[tuple[str, int, tuple[str, ...]]]) -> list[Hit]:
+    def hits_for(self, positives: list[tuple[str, int, tuple[str, ...]]], overlapping: bool = True) -> list[Hit]:
         hits: list[Hit] = []
-        seen: set[Hit] = set()
-        for text, pid, fields in positives:
-            for f in fields:
-                for start, end in self.spans.get(f, {}).get(pid, ()):
-                    hit = Hit(text, f, start, end)
-                    if hit not in seen:
-                        seen.add(hit)
-                        hits.append(hit)
-        return hits
+        for key in positives:
+            if key[1] not in self._present:
+                continue
+            got = self._hits.get(key)
+            if got is None:
+                text, pid, fields = key
+                got = [Hit(text, f, s, e) for f in fields for s, e in self.spans.get(f, {}).get(pid, ())]
+                self._hits[key] = got
+            hits.extend(got)
+        return list(dict.fromkeys(hits)) if overlapping else hits
+
+
+def _repeats(positives: list[tuple[str, int, tuple[str, ...]]]) -> bool:
+    seen: set[tuple[str, int, str]] = set()
+    for text, pid, fields in positives:
+        for f in fields:
+            if (text, pid, f) in seen:
+                return True
+            seen.add((text, pid, f))
+    return False
 
 
 def _positive_terms(node: Node, negated: bool = False) -> list[Term]:

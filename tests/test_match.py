@@ -244,3 +244,17 @@ def test_automaton_agrees_with_naive_evaluator(trees, title, content):
     doc = Doc(title=title, content=content)
     expected = [name for name, tree in parsed if naive(tree, doc)]
     assert Matcher(parsed).decide(doc) == expected
+
+
+def test_a_boundary_is_checked_per_occurrence_for_highlights():
+    """'AI' standing alone matches; the 'ai' inside 'said' is not highlighted with it."""
+    m = Matcher([("ai", parse_query("AI"))])
+    doc = Doc(title="He said AI lending grows", content="")
+    [result] = m.match(doc)
+    assert [(h.start, h.end) for h in result.hits] == [(8, 10)]
+
+
+def test_a_term_named_twice_is_highlighted_once():
+    m = Matcher([("w", parse_query("新市民 OR title:新市民"))])
+    [result] = m.match(Doc(title="服务新市民", content=""))
+    assert [(h.field, h.start, h.end) for h in result.hits] == [("title", 2, 5)]
