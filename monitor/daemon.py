@@ -24,6 +24,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine, delete, select, text
 from sqlalchemy.engine import make_url
 
+from . import memory
 from .config import Config, ConfigError, load_config
 from .cron import cron_trigger
 from .db import make_engine, sessions, upgrade
@@ -57,6 +58,8 @@ def _tracked(job):
             return await job(self, *args, **kwargs)
         finally:
             self.inflight.discard(task)
+            if not self.inflight:
+                memory.release()  # the job's peak goes back to the system, not kept for months
     return run
 
 
