@@ -71,11 +71,11 @@ def prefix_hashes(s: str) -> np.ndarray:
         return np.concatenate(([np.uint64(0)], np.cumsum(codes * powers, dtype=np.uint64)))
 
 
-def shingle_hashes(s: str, n: int, prefix: np.ndarray | None = None) -> np.ndarray:
+def shingle_hashes(s: str, n: int) -> np.ndarray:
     """Hashes of every n-character window of s (one hash of s itself when it is shorter)."""
     if not s:
         return np.empty(0, dtype=np.uint64)
-    h = prefix_hashes(s) if prefix is None else prefix
+    h = prefix_hashes(s)
     n = min(n, len(s))
     windows = len(s) - n + 1
     _, inverse = _power_tables(windows)

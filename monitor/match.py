@@ -105,9 +105,6 @@ class Matcher:
                                      for t in _positive_terms(tree) if t in self._term_pattern))
             for name, tree in self.watches
         }
-        # A watch naming one term twice with overlapping fields (新市民 and title:新市民) would list
-        # a hit twice: only such watches pay for removing repeats.
-        self._overlapping = {name: _repeats(pos) for name, pos in self._positives.items()}
         # Built from our own tree (integers and operators only), never from query text.
         self._compiled = [eval(f"lambda T, X, S: {self._compile(tree)}") for _, tree in self.watches]
         self._lengths = [len(p.text) for p in self._patterns]
@@ -182,14 +179,13 @@ class Matcher:
         if not names:
             return []
         spans = _SpanFinder(self, doc)
-        return [WatchResult(n, True, spans.hits_for(self._positives[n], self._overlapping[n])) for n in names]
+        return [WatchResult(n, True, spans.hits_for(self._positives[n])) for n in names]
 
     def explain(self, doc: Doc) -> list[WatchResult]:
         """Every watch, matched or not, with the positive terms found and where."""
         matched = set(self.decide(doc))
         spans = _SpanFinder(self, doc)
-        return [WatchResult(name, name in matched, spans.hits_for(self._positives[name], self._overlapping[name]))
-                for name, _ in self.watches]
+        return [WatchResult(name, name in matched, spans.hits_for(self._positives[name])) for name, _ in self.watches]
 
 
 class _SpanFinder:
@@ -224,7 +220,7 @@ class _SpanFinder:
             self.spans[name] = per
         self._present = {pid for per in self.spans.values() for pid in per}
 
-    def hits_for(self, positives: list[tuple[str, int, tuple[str, ...]]], overlapping: bool = True) -> list[Hit]:
+    def hits_for(self, positives: list[tuple[str, int, tuple[str, ...]]]) -> list[Hit]:
         hits: list[Hit] = []
         for key in positives:
             if key[1] not in self._present:
@@ -235,17 +231,8 @@ class _SpanFinder:
                 got = [Hit(text, f, s, e) for f in fields for s, e in self.spans.get(f, {}).get(pid, ())]
                 self._hits[key] = got
             hits.extend(got)
-        return list(dict.fromkeys(hits)) if overlapping else hits
-
-
-def _repeats(positives: list[tuple[str, int, tuple[str, ...]]]) -> bool:
-    seen: set[tuple[str, int, str]] = set()
-    for text, pid, fields in positives:
-        for f in fields:
-            if (text, pid, f) in seen:
-                return True
-            seen.add((text, pid, f))
-    return False
+        # A term named twice with overlapping fields (新市民 and title:新市民) gives a hit once.
+        return list(dict.fromkeys(hits))
 
 
 def _positive_terms(node: Node, negated: bool = False) -> list[Term]:
