@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 CONFIG ?= config.yaml
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test bench check clean
+.PHONY: setup run test lint bench check clean
 
 # Re-install only when the dependency lists change.
 $(STAMP): pyproject.toml constraints.txt
@@ -20,8 +20,12 @@ run: setup
 	$(BIN)/monitor --config $(CONFIG) seeds import
 	exec $(BIN)/monitor --config $(CONFIG) run
 
-test: setup
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check monitor tests bench
+	$(BIN)/mypy
 
 bench: setup
 	$(BIN)/python bench/run.py
@@ -30,4 +34,4 @@ check: setup
 	$(BIN)/monitor --config $(CONFIG) check
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache

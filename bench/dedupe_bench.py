@@ -29,21 +29,22 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import reprints  # noqa: E402
-
 from sqlalchemy import insert  # noqa: E402
 
-from monitor.db import make_engine, sessions, upgrade  # noqa: E402
-from monitor.dedupe import Deduper  # noqa: E402
-from monitor.models import Item  # noqa: E402
-from monitor.normalize import content_hash, squash  # noqa: E402
-from monitor.seedfile import read_article_file  # noqa: E402
+from monitor.dedupe.decide import Article as Stored  # noqa: E402
+from monitor.dedupe.decide import Deduper  # noqa: E402
+from monitor.pipeline.seeds import read_article_file  # noqa: E402
+from monitor.store.engine import make_engine, sessions, upgrade  # noqa: E402
+from monitor.store.fingerprints import SqlLookup, save_outcomes  # noqa: E402
+from monitor.store.models import Item  # noqa: E402
+from monitor.text.normalize import content_hash, squash  # noqa: E402
 
 REPO = HERE.parent
 FINEWS = REPO.parent / "shared" / "corpora" / "finews_posts" / "_posts"
@@ -123,7 +124,8 @@ def quality() -> None:
         with sess.begin() as s:
             for a in stored:
                 ids[a.key] = insert_item(s, a.title, a.body)
-            deduper.process(s, list(ids.values()))
+            by_id = {ids[a.key]: a for a in stored}
+            process(deduper, s, [Stored(i, a.title, a.body, content_hash(a.body)) for i, a in by_id.items()])
         key_of = {v: k for k, v in ids.items()}
 
         cases = []  # (kind, title, body, expected keys or empty, exclude ids)
@@ -151,7 +153,7 @@ def quality() -> None:
         errors = []
         with sess() as s:
             for kind, t, b, expected, exclude in cases:
-                dec = deduper.check(s, t, b, exclude=exclude)
+                dec = deduper.check(SqlLookup(s), t, b, exclude=exclude)
                 st = stats[kind]
                 got = key_of.get(dec.matched) if dec.is_duplicate else None
                 got_root = key_of.get(dec.duplicate_of) if dec.is_duplicate else None
@@ -186,7 +188,7 @@ def quality() -> None:
 
 
 def insert_item(session, title: str, body: str, *, with_text: bool = True) -> int:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return session.scalar(insert(Item).returning(Item.id), [dict(
         title=title, content=body if with_text else None, content_hash=content_hash(body) if with_text else None,
         published_at=now, fetched_at=now, updated_at=now, title_derived=False)])
@@ -198,7 +200,7 @@ def insert_item(session, title: str, body: str, *, with_text: bool = True) -> in
 
 def rows_per_article() -> float:
     """Mean fingerprint rows (anchors + title keys) of the real articles: the filler gets as many."""
-    from monitor.fingerprint import prepare
+    from monitor.dedupe.fingerprint import prepare
 
     seeds, posts = load_articles()
     arts = seeds + posts
@@ -213,7 +215,7 @@ def fill(db: Path, upto: int, rng_seed: int, per_article: float = 20.0) -> None:
     conn = sqlite3.connect(db)
     have = conn.execute("select count(*) from items").fetchone()[0]
     rng = np.random.default_rng(rng_seed + have)
-    now = datetime.now(timezone.utc).isoformat()
+    now = datetime.now(UTC).isoformat()
     batch = 20000
     while have < upto:
         n = min(batch, upto - have)
@@ -231,12 +233,18 @@ def fill(db: Path, upto: int, rng_seed: int, per_article: float = 20.0) -> None:
     conn.close()
 
 
-def insert_batch(session, articles: list[tuple[str, str]]) -> list[int]:
-    """As the poll stores one feed: one multi-row INSERT … RETURNING."""
-    now = datetime.now(timezone.utc)
+def insert_batch(session, articles: list[tuple[str, str]]) -> list[Stored]:
+    """As the poll stores one feed: one multi-row INSERT … RETURNING, the stored records handed on."""
+    now = datetime.now(UTC)
     rows = [dict(title=t, content=b, content_hash=content_hash(b), published_at=now, fetched_at=now,
                  updated_at=now, title_derived=False) for t, b in articles]
-    return list(session.scalars(insert(Item).returning(Item.id, sort_by_parameter_order=True), rows))
+    ids = session.scalars(insert(Item).returning(Item.id, sort_by_parameter_order=True), rows)
+    return [Stored(i, r["title"], r["content"], r["content_hash"]) for i, r in zip(ids, rows)]
+
+
+def process(deduper: Deduper, session, articles: list[Stored]) -> int:
+    """What the poll's processing does for dedupe: decide, then write the outcomes."""
+    return save_outcomes(session, deduper.decide(SqlLookup(session), articles))
 
 
 def timed_insert(db: Path, articles: list[tuple[str, str]]) -> float:
@@ -247,7 +255,7 @@ def timed_insert(db: Path, articles: list[tuple[str, str]]) -> float:
     start = time.perf_counter()
     for i in range(0, len(articles), 50):
         with sess.begin() as s:
-            deduper.process(s, insert_batch(s, articles[i:i + 50]))
+            process(deduper, s, insert_batch(s, articles[i:i + 50]))
     elapsed = time.perf_counter() - start
     engine.dispose()
     return len(articles) / elapsed
@@ -284,7 +292,7 @@ def store_base_articles(db: Path) -> None:
     seeds, posts = load_articles()
     engine = make_engine(f"sqlite:///{db}")
     with sessions(engine).begin() as s:
-        Deduper().process(s, insert_batch(s, [(a.title, a.body) for a in seeds + posts]))
+        process(Deduper(), s, insert_batch(s, [(a.title, a.body) for a in seeds + posts]))
     engine.dispose()
 
 

@@ -21,8 +21,8 @@ import httpx
 import yaml
 
 from monitor.config import load_config
-from monitor.db import make_engine, sessions, upgrade
-from monitor.poll import poll
+from monitor.pipeline.poll import poll
+from monitor.store import Database
 
 FEEDS = int(os.environ.get("BENCH_FEEDS", 1000))
 RUNS = int(os.environ.get("BENCH_RUNS", 3))
@@ -77,17 +77,16 @@ def main() -> None:
             for run in range(RUNS):
                 bare.append(bare_parse(bodies))
                 config = load_config(make_config(tmp, base, run))
-                engine = make_engine(config.database)
-                upgrade(engine)
-                sess = sessions(engine)
+                db = Database(config.database)
+                db.migrate()
                 for bucket in (cold, warm):
                     start = time.perf_counter()
-                    results = asyncio.run(poll(config, sess, owner="bench", due_only=False))
+                    results = asyncio.run(poll(config, db, owner="bench", due_only=False))
                     elapsed = time.perf_counter() - start
                     bad = [r for r in results if r.status != "ok"]
                     assert len(results) == FEEDS and not bad, bad[:3]
                     bucket.append(FEEDS / elapsed)
-                engine.dispose()
+                db.dispose()
         finally:
             server.kill()
     b, c, w = (statistics.median(x) for x in (bare, cold, warm))

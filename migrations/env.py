@@ -1,7 +1,7 @@
 """Alembic environment: the engine comes from monitor.db (so SQLite pragmas apply), not from an ini."""
 from alembic import context
 
-from monitor.models import Base
+from monitor.store.models import Base
 
 engine = context.config.attributes["engine"]
 

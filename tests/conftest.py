@@ -8,12 +8,20 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-REPO = Path(__file__).resolve().parent.parent
-SEEDS = REPO / "seeds"
-SHARED = REPO.parent / "shared"
+from helpers.paths import CORPORA, SEEDS
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("MONITOR_TEST_PG") else [])
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "corpus(name): needs ../shared/corpora/NAME; skipped when it is absent")
+
+
+def pytest_runtest_setup(item):
+    for mark in item.iter_markers("corpus"):
+        folder = CORPORA / mark.args[0]
+        if not folder.is_dir():
+            pytest.skip(f"{folder} is not present (the shared corpora sit beside the repository)")
 
 
 @pytest.fixture(scope="session")
@@ -27,6 +35,18 @@ def db_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'monitor.db'}"
         return
+    yield from _pg_database()
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh PostgreSQL database, for what only PostgreSQL does (several daemons on one database)."""
+    if not os.environ.get("MONITOR_TEST_PG"):
+        pytest.skip("needs PostgreSQL: set MONITOR_TEST_PG (.ci/run does when a server answers on 127.0.0.1:5432)")
+    yield from _pg_database()
+
+
+def _pg_database():
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
@@ -57,17 +77,16 @@ BASE_CONFIG = {
 }
 
 
-@pytest.fixture
-def make_config(tmp_path, db_url):
-    """Write a config.yaml into tmp_path (with the seeds copied beside it) and return its path."""
+def config_writer(folder: Path, database: str):
+    """A function writing config.yaml into ``folder`` (the seeds copied beside it) for ``database``."""
 
     def make(overrides: dict | None = None, *, text: str | None = None) -> Path:
-        path = tmp_path / "config.yaml"
+        path = folder / "config.yaml"
         if text is None:
-            data = {**BASE_CONFIG, "database": db_url, **(overrides or {})}
+            data = {**BASE_CONFIG, "database": database, **(overrides or {})}
             text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
         path.write_text(text, encoding="utf-8")
-        seeds = tmp_path / "seeds"
+        seeds = folder / "seeds"
         if not seeds.exists():
             seeds.mkdir()
             for f in SEEDS.iterdir():
@@ -78,8 +97,26 @@ def make_config(tmp_path, db_url):
 
 
 @pytest.fixture
+def make_config(tmp_path, db_url):
+    """Write a config.yaml for the test's database (each backend in turn) and return its path."""
+    return config_writer(tmp_path, db_url)
+
+
+@pytest.fixture
+def sqlite_config(tmp_path):
+    """``make_config`` on a SQLite file only: for what is SQLite's alone."""
+    return config_writer(tmp_path, f"sqlite:///{tmp_path / 'monitor.db'}")
+
+
+@pytest.fixture
+def pg_config(tmp_path, pg_url):
+    """``make_config`` on a fresh PostgreSQL database only."""
+    return config_writer(tmp_path, pg_url)
+
+
+@pytest.fixture
 def feed_server():
-    from feedserver import FeedServer
+    from helpers.feedserver import FeedServer
 
     with FeedServer() as server:
         yield server

@@ -1,0 +1,123 @@
+"""``monitor check``, ``monitor poll`` and ``monitor feeds``: the sources and their health."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable
+from datetime import datetime
+
+from ..config import Config
+from ..config.durations import format_duration
+from ..pipeline.poll import FeedResult, poll
+from ..sources.specs import desired_feeds
+from ..store import display_url, feeds, instance_id
+from ..store.feeds import Health
+from ..watch.query import query_text
+from .common import EXIT_CONFIG, local, open_db
+from .output import pad
+
+Command = Callable[..., argparse.ArgumentParser]
+
+
+def register(command: Command) -> None:
+    command("check", cmd_check, "validate the config and print what it sets up")
+    p = command("poll", cmd_poll, "poll the due feeds once and print what each gave")
+    p.add_argument("--feed", action="append", dest="feeds", metavar="NAME", help="only this feed (repeatable)")
+    p.add_argument("--all", action="store_true", help="every active feed, due or not")
+    p.add_argument("--json", action="store_true", help="one JSON object per feed (a stable interface)")
+    command("feeds", cmd_feeds, "feed health: last success, last error, failures, next poll")
+
+
+def cmd_check(config: Config, args: argparse.Namespace) -> int:
+    specs = desired_feeds(config)
+    print(f"{config.source_path}: OK")
+    print(f"  timezone   {config.timezone}")
+    print(f"  database   {display_url(config.database)}")
+    print(f"  seeds      {config.seeds}")
+    plain = [f for f in specs if f.kind == "feed"]
+    search = [f for f in specs if f.kind == "search"]
+    print(f"  feeds      {len(plain)} plain, {len(search)} search "
+          f"({len(config.search_feeds)} templates x {sum(w.search for w in config.watches)} watches)")
+    for f in specs:
+        print(f"    - {pad(f.name, 28)} every {format_duration(f.interval):<6} {f.url}")
+    print(f"  watches    {len(config.watches)}")
+    for w in config.watches:
+        to = ", ".join(w.recipients or config.digest.recipients)
+        print(f"    - {pad(w.name, 12)} {w.alert:<9} {query_text(w)}   -> {to}")
+    nxt = config.next_digest()
+    wait = nxt - datetime.now(config.tz)
+    print(f"  digest     '{config.digest.schedule}' next {nxt:%Y-%m-%d %H:%M %Z} "
+          f"(in {format_duration(wait)}) to {', '.join(config.digest.recipients) or '-'}")
+    smtp = config.mail.smtp
+    where = config.mail.outbox if config.mail.transport == "file" or smtp is None else f"{smtp.host}:{smtp.port}"
+    print(f"  mail       {config.mail.transport} -> {where} (from {config.mail.from_})")
+    return 0
+
+
+def cmd_poll(config: Config, args: argparse.Namespace) -> int:
+    db = open_db(config, migrate=True)
+    known = {f.name for f in desired_feeds(config)}
+    unknown = [n for n in args.feeds or [] if n not in known]
+    if unknown:
+        print(f"monitor: no feed named {', '.join(unknown)} in {config.source_path} "
+              f"(known: {', '.join(sorted(known))})", file=sys.stderr)
+        return EXIT_CONFIG
+    progress = _Progress(enabled=sys.stderr.isatty() and not args.json)
+    results = asyncio.run(poll(config, db, owner=instance_id(), names=args.feeds,
+                               due_only=not (args.all or args.feeds), on_result=progress.step))
+    progress.close()
+    if args.json:
+        for r in results:
+            print(json.dumps(r.as_json(), ensure_ascii=False))
+    else:
+        _print_poll_table(results)
+    return 0
+
+
+class _Progress:
+    """A one-line counter on a terminal; nothing when piped."""
+
+    def __init__(self, enabled: bool):
+        self.enabled, self.count = enabled, 0
+
+    def step(self, result: FeedResult) -> None:
+        self.count += 1
+        if self.enabled:
+            sys.stderr.write(f"\rpolled {self.count} feeds, last: {pad(result.feed, 40)}")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.count:
+            sys.stderr.write("\r" + " " * 70 + "\r")
+
+
+def _print_poll_table(results: list[FeedResult]) -> None:
+    if not results:
+        print("no feed was due (use --all to poll every feed now)")
+        return
+    print(f"{'feed':<30} {'status':<13} {'http':>4} {'new':>5} {'upd':>5} {'same':>5} {'match':>5} {'secs':>6}  error")
+    for r in sorted(results, key=lambda r: r.feed):
+        print(f"{pad(r.feed, 30)} {r.status:<13} {r.http_status or '-':>4} {r.new:>5} {r.updated:>5} "
+              f"{r.unchanged:>5} {r.matches:>5} {r.seconds:>6.2f}  {r.error or r.warning or ''}")
+    total = {k: sum(getattr(r, k) for r in results) for k in ("new", "updated", "unchanged", "matches")}
+    errors = sum(r.status == "error" for r in results)
+    print(f"{len(results)} feeds: {total['new']} new, {total['updated']} updated, "
+          f"{total['unchanged']} unchanged items, {total['matches']} watch matches; {errors} feeds failed")
+
+
+# The table's word for each health class (`monitor status` prints the classes themselves).
+_STATE = {Health.HEALTHY: "ok", Health.FAILING: "failing", Health.BACKING_OFF: "failing", Health.RETIRED: "retired"}
+
+
+def cmd_feeds(config: Config, args: argparse.Namespace) -> int:
+    db = open_db(config, migrate=False)
+    with db.session() as session:
+        views = feeds.feed_views(session)
+    print(f"{'feed':<30} {'state':<9} {'last ok':<11} {'next poll':<11} {'fails':>5}  last error")
+    for f in views:
+        err = f"{local(config, f.last_error_at)} {f.last_error}" if f.failures else ""
+        print(f"{pad(f.name, 30)} {_STATE[f.health]:<9} {local(config, f.last_success_at):<11} "
+              f"{local(config, f.next_poll_at):<11} {f.failures:>5}  {err}")
+    return 0

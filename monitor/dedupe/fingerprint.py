@@ -1,0 +1,228 @@
+"""Fingerprints of articles for the dedupe stage, and the similarities that verify a candidate.
+
+An article is folded (script, width, case), stripped of boilerplate lines and of everything that
+is not a letter or digit, then cut into character shingles:
+
+* **anchors**: 10-character shingles whose hash falls in 1/ANCHOR_MOD of the hash space. Two
+  texts that share a passage share the anchors inside it, whatever else either contains, so the
+  same index finds full-text reprints (many anchors in common) and a 150-character summary inside
+  a long article (a handful in common), where MinHash/LSH would only estimate Jaccard and miss a
+  summary (its Jaccard with the article is ~0.07). Stored as indexed rows: a check is one
+  ``hash IN (…)`` look-up, whatever the size of the store.
+* **title keys**: hashes of the normalised title (content-farm prefixes, site suffixes and
+  brackets removed), and of its first and last TITLE_PART characters, so a title with a
+  subtitle dropped or one character changed still finds its original.
+* **shingles**: the set of 5-character shingle hashes, for the real similarity (Jaccard and
+  containment) computed on each candidate before it is called a duplicate.
+
+Hashes are a polynomial rolling hash over code points, finished with a 64-bit mixer, computed with
+numpy: stable across processes and platforms (Python's ``hash`` is not).
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+from typing import Literal
+
+import numpy as np
+
+from ..text.boilerplate import strip_boilerplate
+from ..text.normalize import squash, squash_nfkc
+
+TextKind = Literal["full", "summary", "title"]
+
+SHINGLE = 5
+ANCHOR = 10
+ANCHOR_MOD = 32
+TITLE_PART = 10
+
+_MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
+_P = np.uint64(1_000_003)
+
+
+def _mix(h: np.ndarray) -> np.ndarray:
+    h = h ^ (h >> np.uint64(33))
+    h = h * np.uint64(0xFF51AFD7ED558CCD)
+    h = h ^ (h >> np.uint64(33))
+    h = h * np.uint64(0xC4CEB9FE1A85EC53)
+    return h ^ (h >> np.uint64(33))
+
+
+_INV_P = np.uint64(pow(1_000_003, -1, 2**64))  # P is odd, so invertible modulo 2**64
+_powers: np.ndarray = np.ones(1, dtype=np.uint64)
+_inverse_powers: np.ndarray = np.ones(1, dtype=np.uint64)
+
+
+def _power_tables(length: int) -> tuple[np.ndarray, np.ndarray]:
+    global _powers, _inverse_powers
+    if len(_powers) < length:
+        size = max(length, 2 * len(_powers))
+        with np.errstate(over="ignore"):
+            _powers = np.cumprod(np.concatenate(([np.uint64(1)], np.full(size - 1, _P, dtype=np.uint64))))
+            _inverse_powers = np.cumprod(np.concatenate(([np.uint64(1)], np.full(size - 1, _INV_P, dtype=np.uint64))))
+    return _powers[:length], _inverse_powers[:length]
+
+
+def prefix_hashes(s: str) -> np.ndarray:
+    """H[i] = sum of code[j] * P**j for j < i (mod 2**64): any window's hash in two operations."""
+    codes = np.frombuffer(s.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    powers, _ = _power_tables(len(codes))
+    with np.errstate(over="ignore"):
+        return np.concatenate(([np.uint64(0)], np.cumsum(codes * powers, dtype=np.uint64)))
+
+
+def shingle_hashes(s: str, n: int) -> np.ndarray:
+    """Hashes of every n-character window of s (one hash of s itself when it is shorter)."""
+    if not s:
+        return np.empty(0, dtype=np.uint64)
+    h = prefix_hashes(s)
+    n = min(n, len(s))
+    windows = len(s) - n + 1
+    _, inverse = _power_tables(windows)
+    with np.errstate(over="ignore"):
+        # (H[i+n] - H[i]) / P**i: the window's polynomial hash, whatever its position.
+        return _mix((h[n:n + windows] - h[:windows]) * inverse + np.uint64(n))
+
+
+def key_hash(text: str) -> int:
+    """A stable 64-bit hash of a short string (title keys)."""
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little", signed=True)
+
+
+def to_signed(values: np.ndarray) -> list[int]:
+    """Database integers are signed 64-bit."""
+    return values.view(np.int64).tolist()
+
+
+# ---------------------------------------------------------------------------------------------
+# Titles
+
+_BRACKETED = re.compile(r"^\s*(【[^】]{0,20}】|\[[^\]]{0,20}\]|〖[^〗]{0,20}〗)\s*"
+                        r"|\s*(【[^】]{0,20}】|\[[^\]]{0,20}\]|[（(][^）)]{0,12}[）)])\s*$")
+# "全球热点!" "快讯|" : a short lead-in ending in ! or | (not ":", which often names the actor: 工行：…)
+_FARM_PREFIX = re.compile(r"^\s*[^!！|｜]{1,8}[!！|｜]\s*")
+# " - 新浪财经" "_网易财经" "|证券时报网": a short site name after a separator at the end
+_SITE_SUFFIX = re.compile(r"\s*(\s[-–—]\s|_|[|｜])\s*[^-–—_|｜]{1,12}\s*$")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_DIGIT_COMMA = re.compile(r"(?<=\d),(?=\d)")
+
+
+def normalize_title(title: str) -> str:
+    t = unicodedata.normalize("NFKC", title or "").strip()
+    for _ in range(3):
+        before = t
+        t = _BRACKETED.sub("", t)
+        if len(_SITE_SUFFIX.sub("", t)) >= 6:
+            t = _SITE_SUFFIX.sub("", t)
+        stripped = _FARM_PREFIX.sub("", t)
+        if len(stripped) >= 6:
+            t = stripped
+        if t == before:
+            break
+    return squash(t)
+
+
+def numbers(text: str, *, nfkc: bool = False) -> frozenset[str]:
+    """Figures in a text, leading zeros dropped (a stock code 00388 is 0388). ``nfkc``: the text
+    is NFKC-normalised already."""
+    # NFKC turns the full-width comma into ",", so "1,000", "1，000" and a list "5100，500" written
+    # either way all read the same; the digits run together on both sides alike.
+    found = _NUMBER.findall(_DIGIT_COMMA.sub("", text if nfkc else unicodedata.normalize("NFKC", text)))
+    return frozenset(n.lstrip("0") or "0" for n in found)
+
+
+def title_similarity(a: str, b: str, at_least: float = 0.0) -> float:
+    """Of two normalised titles: 1.0 when one holds the other (a subtitle dropped), else the
+    SequenceMatcher ratio. Below ``at_least`` the cheap upper bound is returned instead of the
+    exact ratio: a series of titles ("北向资金净流入…") brings many candidates that fail anyway."""
+    if not a or not b:
+        return 0.0
+    short, long_ = sorted((a, b), key=len)
+    if len(short) >= TITLE_PART and short in long_:
+        return 1.0
+    sm = SequenceMatcher(None, a, b, autojunk=False)
+    if at_least:
+        bound = sm.real_quick_ratio()
+        if bound < at_least:
+            return bound
+        bound = sm.quick_ratio()
+        if bound < at_least:
+            return bound
+    return sm.ratio()
+
+
+# ---------------------------------------------------------------------------------------------
+# Articles
+
+
+@dataclass
+class Prepared:
+    """An article reduced to what dedupe compares."""
+
+    title: str  # normalised title
+    body: str  # squashed body, boilerplate dropped
+    title_numbers: frozenset[str]
+    body_numbers: frozenset[str]
+    anchors: np.ndarray = field(repr=False)
+    title_keys: np.ndarray = field(repr=False)
+    _shingles: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def shingles(self) -> np.ndarray:
+        """Sorted unique 5-shingle hashes of body. Made on first use: only an article with a
+        candidate to verify needs them, and most articles a monitor sees have none."""
+        if self._shingles is None:
+            self._shingles = np.unique(shingle_hashes(self.body, SHINGLE))
+        return self._shingles
+
+    @property
+    def kind(self) -> TextKind:
+        """Which test applies (thresholds in decide.py)."""
+        if len(self.body) < TITLE_ONLY_BELOW or self.body == self.title:
+            return "title"
+        return "summary" if len(self.body) < SHORT_BELOW else "full"
+
+
+TITLE_ONLY_BELOW = 20   # squashed characters of body
+SHORT_BELOW = 400
+
+
+def clean_lines(title: str, body: str) -> list[str]:
+    """Body lines without navigation, captions, credits, footers, or the title repeated."""
+    lines = strip_boilerplate((body or "").split("\n"))
+    t = squash(title or "")
+    limit = 2 * len(title or "") + 10  # only a line about as long as the title can be the title
+    return [x for x in lines if len(x) > limit or squash(x) != t]
+
+
+def prepare(title: str, body: str) -> Prepared:
+    kept = unicodedata.normalize("NFKC", "\n".join(clean_lines(title, body)))
+    text = squash_nfkc(kept)
+    norm_title = normalize_title(title)
+    anchors = shingle_hashes(text, ANCHOR)
+    anchors = np.unique(anchors[(anchors & np.uint64(ANCHOR_MOD - 1)) == 0])  # ANCHOR_MOD: a power of 2
+    keys = []
+    if norm_title:
+        keys.append(norm_title)
+        if len(norm_title) > TITLE_PART:
+            keys += [norm_title[:TITLE_PART], norm_title[-TITLE_PART:]]
+    title_keys = np.unique(np.array([key_hash("title:" + k) for k in keys], dtype=np.int64)).view(np.uint64)
+    return Prepared(norm_title, text, numbers(title or ""), numbers(kept, nfkc=True), anchors, title_keys)
+
+
+@dataclass(frozen=True)
+class Overlap:
+    jaccard: float
+    contained_new: float  # share of the new text found in the stored one
+    contained_old: float  # share of the stored text found in the new one
+
+
+def overlap(new: Prepared, old: Prepared) -> Overlap:
+    a, b = new.shingles, old.shingles
+    if not len(a) or not len(b):
+        return Overlap(0.0, 0.0, 0.0)
+    common = len(np.intersect1d(a, b, assume_unique=True))
+    return Overlap(common / (len(a) + len(b) - common), common / len(a), common / len(b))

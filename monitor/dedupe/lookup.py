@@ -1,0 +1,69 @@
+"""What the dedupe decision needs to know about the articles already stored, as a protocol, so the
+decision is plain code over plain data: the store implements it with indexed SQL look-ups
+(``monitor.store.fingerprints``), the tests with ``MemoryLookup``."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+
+class Lookup(Protocol):
+    def by_hash(self, content_hash: str) -> list[tuple[int, str]]:
+        """Up to three stored articles with this normalised-content hash: (id, title), oldest first."""
+
+    def postings(self, hashes: Sequence[int]) -> list[tuple[int, int]]:
+        """(hash, item id) for every indexed fingerprint among ``hashes``."""
+
+    def articles(self, ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+        """id → (title, body) of stored articles, to verify a candidate."""
+
+    def titles(self, ids: Sequence[int]) -> dict[int, str]:
+        """id → title: title candidates need nothing else."""
+
+    def root(self, item_id: int) -> int:
+        """The first-seen article of the item's story (the item itself when it is an original)."""
+
+    def prefetch(self, content_hashes: Sequence[str], hashes: Sequence[int]) -> None:
+        """A hint: these will be asked for next (a batch's hashes), so fetch them together."""
+
+    def add(self, item_id: int, title: str, body: str, content_hash: str | None,
+            fingerprints: Sequence[int], duplicate_of: int | None) -> None:
+        """An article just decided, visible to the rest of its batch."""
+
+
+class MemoryLookup:
+    """A store in dictionaries: for tests, and a model of what the SQL look-up must answer."""
+
+    def __init__(self) -> None:
+        self._articles: dict[int, tuple[str, str]] = {}
+        self._hashes: dict[str, list[int]] = {}
+        self._postings: dict[int, list[int]] = {}
+        self._roots: dict[int, int] = {}
+
+    def by_hash(self, content_hash: str) -> list[tuple[int, str]]:
+        return [(i, self._articles[i][0]) for i in sorted(self._hashes.get(content_hash, []))[:3]]
+
+    def postings(self, hashes: Sequence[int]) -> list[tuple[int, int]]:
+        return [(h, i) for h in hashes for i in self._postings.get(h, ())]
+
+    def articles(self, ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+        return {i: self._articles[i] for i in ids if i in self._articles}
+
+    def titles(self, ids: Sequence[int]) -> dict[int, str]:
+        return {i: self._articles[i][0] for i in ids if i in self._articles}
+
+    def root(self, item_id: int) -> int:
+        return self._roots.get(item_id, item_id)
+
+    def prefetch(self, content_hashes: Sequence[str], hashes: Sequence[int]) -> None:
+        pass  # everything is in memory already
+
+    def add(self, item_id: int, title: str, body: str, content_hash: str | None,
+            fingerprints: Sequence[int], duplicate_of: int | None) -> None:
+        self._articles[item_id] = (title, body)
+        if content_hash:
+            self._hashes.setdefault(content_hash, []).append(item_id)
+        for h in fingerprints:
+            self._postings.setdefault(h, []).append(item_id)
+        if duplicate_of is not None:
+            self._roots[item_id] = duplicate_of

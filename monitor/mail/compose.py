@@ -1,0 +1,138 @@
+"""Compose digests and alerts per recipient list and record them in the outbox.
+
+Shared by the CLI (``monitor digest``) and the daemon (cron digests, alerts after each poll). The
+database decides what is due: the digest period is the latest scheduled time, so a daemon that
+starts after a missed 08:00 sends that period's digest once, late, with everything since the
+previous one.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from ..config import Config, WatchConfig
+from ..config.schedule import latest_period, period_key
+from ..store import Database, Session, deliveries
+from . import content
+from .content import Digest, Kind
+from .render import environment, render, subject
+
+log = logging.getLogger("monitor.mailing")
+
+
+@dataclass
+class Rendered:
+    subject: str
+    html: str
+    text: str
+
+
+@dataclass
+class Composed:
+    digest: Digest
+    rendered: Rendered
+
+
+def compose(session: Session, config: Config, kind: Kind, *, now: datetime, period: str, label: str,
+            config_path: str = "") -> list[Composed]:
+    """Every recipient list's email of this kind."""
+    return [compose_one(session, config, kind, recipients, watches, now=now, period=period, label=label,
+                        config_path=config_path)
+            for recipients, watches in content.groups(config, kind).items()]
+
+
+def compose_one(session: Session, config: Config, kind: Kind, recipients: str, watches: list[WatchConfig], *,
+                now: datetime, period: str, label: str, config_path: str = "") -> Composed:
+    d = content.build(session, config, kind, recipients, watches, now=now, period=period, label=label,
+                      config_path=config_path or str(config.source_path))
+    if kind == "digest":
+        subj = subject(config.digest.subject, date=label, count=d.count, watches=len(watches))
+    else:
+        names = ", ".join(s.watch for s in d.sections if s.items)
+        subj = subject(config.mail.alert_subject, date=label, count=d.count, watches=names)
+    html, text = render(environment(config.mail.templates), kind, config.tz, digest=d, subject=subj)
+    return Composed(d, Rendered(subj, html, text))
+
+
+def message_id(kind: str, recipients: str, period: str, sender: str) -> str:
+    """Stable for a delivery: a re-send after a crash carries the same Message-ID, so mail clients
+    can fold the rare double."""
+    digest = hashlib.sha256(f"{kind}\n{recipients}\n{period}".encode()).hexdigest()[:24]
+    domain = sender.rpartition("@")[2] or "monitor.invalid"
+    return f"<{kind}.{digest}@{domain}>"
+
+
+def enqueue(session: Session, config: Config, c: Composed, *, now: datetime) -> int | None:
+    """Record the email and its items; None when this (kind, recipients, period) already exists."""
+    d = c.digest
+    recipients = ",".join(d.recipients)
+    return deliveries.enqueue(session, deliveries.NewDelivery(
+        d.kind, recipients, d.period, message_id(d.kind, recipients, d.period, config.mail.from_),
+        c.rendered.subject, c.rendered.html, c.rendered.text, d.carried), now=now)
+
+
+def digest_due(session: Session, config: Config, now: datetime) -> datetime | None:
+    """The scheduled period to send now, if any: the latest fire time, unless it falls before this
+    database started monitoring (a first start at 15:00 does not mail the 08:00 digest)."""
+    fire = latest_period(config.digest.schedule, config.tz, now)
+    if fire is None:
+        return None
+    since = deliveries.monitoring_since(session)
+    if since is None or fire < since:
+        return None
+    return fire
+
+
+def queue_digests(db: Database, config: Config, *, now: datetime | None = None, fire: datetime | None = None,
+                  manual: bool = False, config_path: str = "") -> list[int]:
+    """Record this period's digest for every recipient list that has not had it. ``manual``: a
+    period of its own (``digest --send --now``). Empty digests only with ``send_empty``."""
+    now = now or datetime.now(UTC)
+    with db.session() as s:
+        if manual:
+            local = now.astimezone(config.tz)
+            period, label = f"manual {local.isoformat(timespec='seconds')}", local.strftime("%Y-%m-%d")
+        else:
+            fire = fire or digest_due(s, config, now)
+            if fire is None:
+                return []
+            period, label = period_key(fire), fire.astimezone(config.tz).strftime("%Y-%m-%d")
+        done = deliveries.recorded_for_period(s, "digest", period)
+    ids = []
+    for recipients, watches in content.groups(config, "digest").items():
+        if recipients in done:
+            continue
+        with db.begin() as s:
+            c = compose_one(s, config, "digest", recipients, watches, now=now, period=period, label=label,
+                            config_path=config_path)
+            if not c.digest.count and not config.digest.send_empty:
+                log.info("digest %s for %s: nothing new, not sent (digest.send_empty is false)", period, recipients)
+                continue
+            new = enqueue(s, config, c, now=now)
+            if new is None:
+                log.info("digest %s for %s was already recorded by another process", period, recipients)
+            else:
+                ids.append(new)
+    return ids
+
+
+def queue_alerts(db: Database, config: Config, *, now: datetime | None = None, config_path: str = "") -> list[int]:
+    """One alert per recipient list with the immediate watches' new matches. The period is a hash of
+    the items, so two daemons that see the same new items record one alert."""
+    now = now or datetime.now(UTC)
+    ids: list[int] = []
+    if not content.groups(config, "alert"):
+        return ids
+    with db.begin() as s:
+        label = now.astimezone(config.tz).strftime("%Y-%m-%d %H:%M")
+        for c in compose(s, config, "alert", now=now, period="", label=label, config_path=config_path):
+            if not c.digest.count:
+                continue
+            key = ",".join(str(i) for i, _ in sorted(c.digest.carried))
+            c.digest.period = "items " + hashlib.sha256(key.encode()).hexdigest()[:20]
+            new = enqueue(s, config, c, now=now)
+            if new is not None:
+                ids.append(new)
+    return ids

@@ -1,0 +1,264 @@
+"""What a digest or an alert says: sections per watch of undelivered stories (from
+``store.digests``), with snippets, highlights, the other outlets, a chart and the failing feeds,
+as plain dataclasses for the templates.
+
+A story is shown once, by its first-seen article when that one matched, under the first of its
+watches in config order, and counts the other outlets that carried it.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+from urllib.parse import urlsplit
+
+from ..config import Config, WatchConfig
+from ..config.schedule import missed_periods
+from ..store import Session, digests, feeds
+from ..store.deliveries import last_digest_created
+from ..store.items import ItemView, item_views
+from ..watch.query import query_text
+from .render import TITLE_MAX
+
+SNIPPET = 90  # characters either side of the first hit
+CHART_DAYS = 7
+CHART_HEIGHT = 36
+FAILING_AFTER = timedelta(hours=24)
+ALERT_WINDOW = timedelta(days=2)  # an alert is news: older items found by a rematch go to the digest only
+
+Kind = Literal["digest", "alert"]
+Segments = list[tuple[str, bool]]  # text, highlighted
+
+
+@dataclass
+class ChartDay:
+    label: str  # 11-23
+    count: int
+    height: int  # px, 0..CHART_HEIGHT
+
+
+@dataclass
+class DigestItem:
+    id: int
+    title: Segments
+    url: str | None
+    source: str
+    published: datetime
+    snippet: Segments
+    also: list[str] = field(default_factory=list)  # other outlets that carried the story
+    other_watches: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Section:
+    watch: str
+    query: str
+    items: list[DigestItem]  # listed, newest first
+    chart: list[ChartDay]
+    watch_id: int | None = None
+    unlisted: list[int] = field(default_factory=list)  # older stories past max_items: counted, carried
+    unlisted_since: datetime | None = None  # the oldest of them, for the command that lists them
+
+    @property
+    def total(self) -> int:
+        return len(self.items) + len(self.unlisted)
+
+
+@dataclass
+class FailingFeed:
+    name: str
+    url: str
+    since: datetime | None
+    error: str
+
+
+@dataclass
+class Digest:
+    kind: Kind
+    recipients: list[str]
+    period: str  # the unique key with kind and recipients
+    label: str  # what the reader sees: the date, or the poll time
+    generated: datetime
+    sections: list[Section]
+    catch_up: str | None = None
+    failing: list[FailingFeed] = field(default_factory=list)
+    config_path: str = ""
+    full_items: int = 25  # per watch; the rest as a list of linked titles
+    max_items: int = 200  # listed per watch; older ones counted (Section.unlisted)
+
+    @property
+    def count(self) -> int:
+        return sum(s.total for s in self.sections)
+
+    @property
+    def carried(self) -> list[tuple[int, int | None]]:
+        """(item, watch) rows for ``delivery_items``: what this recipient list now has had,
+        the stories past max_items included (the email counts them and says how to list them)."""
+        seen: dict[int, int | None] = {}
+        for s in self.sections:
+            for i in [it.id for it in s.items] + s.unlisted:
+                seen.setdefault(i, s.watch_id)
+        return list(seen.items())
+
+
+def recipients_key(addresses: list[str]) -> str:
+    return ",".join(sorted({a.strip().lower() for a in addresses}))
+
+
+def groups(config: Config, kind: Kind) -> dict[str, list[WatchConfig]]:
+    """Watches per recipient list: one email per list. Digest: watches with ``alert: digest`` or
+    ``digest: true``; alert: watches with ``alert: immediate``."""
+    out: dict[str, list[WatchConfig]] = {}
+    for w in config.watches:
+        wanted = w.in_digest if kind == "digest" else w.alert == "immediate"
+        if wanted:
+            out.setdefault(recipients_key(list(w.recipients or config.digest.recipients)), []).append(w)
+    return out
+
+
+def build(session: Session, config: Config, kind: Kind, recipients: str, watches: list[WatchConfig],
+          *, now: datetime, period: str, label: str, config_path: str = "") -> Digest:
+    ids = digests.watch_ids(session, [w.name for w in watches])
+    order = [ids[w.name] for w in watches if w.name in ids]
+    stories = digests.undelivered(session, kind, recipients, order,
+                                  fetched_since=now - ALERT_WINDOW if kind == "alert" else None)
+    listed, unlisted = _by_watch(session, stories, order, config.digest.max_items)
+    shown = [stories[r] for roots in listed.values() for r in roots]
+    views = item_views(session, [s.shown for s in shown])
+    also = _also_reported(session, {s.root: s.shown for s in shown})
+    names = {v: k for k, v in ids.items()}
+    sections = []
+    for w in watches:
+        wid = ids.get(w.name)
+        rows = [_item(views[stories[r].shown], stories[r].hits, wid, also.get(r, []), names)
+                for r in listed.get(wid, [])] if wid is not None else []
+        rest = unlisted.get(wid, []) if wid is not None else []
+        since = min(digests.published(session, rest).values(), default=None) if rest else None
+        chart = _chart(session, wid, config, now) if kind == "digest" else []
+        sections.append(Section(w.name, query_text(w), rows, chart, wid, rest, since))
+    digest = Digest(kind, recipients.split(","), period, label, now, sections, config_path=config_path,
+                    full_items=config.digest.full_items, max_items=config.digest.max_items)
+    if kind == "digest":
+        digest.catch_up = _catch_up(session, config, recipients, now)
+        digest.failing = failing_feeds(session, now)
+    return digest
+
+
+def _by_watch(session: Session, stories: dict[int, digests.Story], order: list[int],
+              limit: int) -> tuple[dict[int, list[int]], dict[int, list[int]]]:
+    """Stories per watch (the first of theirs in config order), newest first: the listed roots and
+    the shown ids past ``limit``. Only listed stories are loaded, so a broad watch or a long outage
+    cannot make one email (and the memory it takes to compose) grow without bound."""
+    published = digests.published(session, [s.shown for s in stories.values()])
+    by_watch: dict[int, list[int]] = defaultdict(list)
+    for root, story in stories.items():
+        by_watch[next(w for w in order if w in story.hits)].append(root)
+    listed, unlisted = {}, {}
+    for wid, roots in by_watch.items():
+        roots.sort(key=lambda r: (published[stories[r].shown], stories[r].shown), reverse=True)
+        listed[wid] = roots[:limit]
+        unlisted[wid] = [stories[r].shown for r in roots[limit:]]
+    return listed, unlisted
+
+
+def _item(it: ItemView, hits: dict[int, list], wid: int, also: list[str], names: dict[int, str]) -> DigestItem:
+    return DigestItem(id=it.id, title=segments(_cut_title(it.title), hits[wid], "title"), url=it.url,
+                      source=source_of(it), published=it.published, snippet=_snippet(it, hits[wid]),
+                      also=also, other_watches=[names[o] for o in hits if o != wid])
+
+
+def source_of(it: ItemView) -> str:
+    return it.source or (urlsplit(it.url).hostname if it.url else None) or it.feed or "?"
+
+
+def _also_reported(session: Session, shown: dict[int, int]) -> dict[int, list[str]]:
+    """Other outlets carrying each story (root → shown copy): its cluster's distinct sources."""
+    if not shown:
+        return {}
+    members = digests.members(session, list(shown))
+    views = item_views(session, [m for ms in members.values() for m in ms])
+    out = {}
+    for root, rep in shown.items():
+        own = source_of(views[rep])
+        names: list[str] = []
+        for m in members[root]:
+            s = source_of(views[m])
+            if m != rep and s != own and s not in names:
+                names.append(s)
+        out[root] = names
+    return out
+
+
+def segments(text: str, hits: list, fld: str) -> Segments:
+    spans = sorted((h["start"], h["end"]) for h in hits if h.get("field") == fld)
+    out: Segments = []
+    pos = 0
+    for s, e in spans:
+        if s < pos or e > len(text):
+            continue  # overlapping hit, or past a cut
+        if s > pos:
+            out.append((text[pos:s], False))
+        out.append((text[s:e], True))
+        pos = e
+    if pos < len(text):
+        out.append((text[pos:], False))
+    return out
+
+
+def _cut_title(title: str) -> str:
+    # Offsets of hits stay valid for the kept prefix; CR/LF never reach a subject or a line.
+    title = title.replace("\r", " ").replace("\n", " ")
+    return title if len(title) <= TITLE_MAX else title[: TITLE_MAX - 1] + "…"
+
+
+def _snippet(it: ItemView, hits: list) -> Segments:
+    """Text around the first hit in the body (summary, else content), with every hit inside it marked."""
+    for fld in ("summary", "content"):
+        text = getattr(it, fld) or ""
+        spans = sorted((h["start"], h["end"]) for h in hits if h.get("field") == fld)
+        if spans:
+            start = max(0, spans[0][0] - SNIPPET)
+            end = min(len(text), spans[0][1] + SNIPPET)
+            inner = [dict(h, start=h["start"] - start, end=h["end"] - start) for h in hits
+                     if h.get("field") == fld and h["start"] >= start and h["end"] <= end]
+            segs = segments(" ".join(text[start:end].split("\n")), inner, fld)
+            if start > 0:
+                segs.insert(0, ("…", False))
+            if end < len(text):
+                segs.append(("…", False))
+            return segs
+    body = " ".join(((it.summary or it.content or "")[: 2 * SNIPPET]).split())
+    return [(body + ("…" if len(it.summary or it.content or "") > 2 * SNIPPET else ""), False)] if body else []
+
+
+def _chart(session: Session, watch_id: int | None, config: Config, now: datetime) -> list[ChartDay]:
+    """Matched stories per local day over the last week (reprints not counted)."""
+    today = now.astimezone(config.tz).date()
+    days = [today - timedelta(days=i) for i in range(CHART_DAYS - 1, -1, -1)]
+    counts = dict.fromkeys(days, 0)
+    if watch_id is not None:
+        start = datetime.combine(days[0], datetime.min.time(), config.tz).astimezone(UTC)
+        for published in digests.story_times(session, watch_id, start):
+            d = published.astimezone(config.tz).date()
+            if d in counts:
+                counts[d] += 1
+    top = max(counts.values()) or 1
+    return [ChartDay(d.strftime("%m-%d"), c, round(CHART_HEIGHT * c / top)) for d, c in counts.items()]
+
+
+def _catch_up(session: Session, config: Config, recipients: str, now: datetime) -> str | None:
+    """Say so when scheduled digests were missed since this list's last one (daemon down)."""
+    last = last_digest_created(session, recipients)
+    if last is None:
+        return None
+    missed = missed_periods(config.digest.schedule, config.tz, last, now)
+    if not missed:
+        return None
+    since = last.astimezone(config.tz).strftime("%Y-%m-%d %H:%M")
+    return f"Catching up: {missed} scheduled digest(s) were not sent; this one covers everything since {since}."
+
+
+def failing_feeds(session: Session, now: datetime) -> list[FailingFeed]:
+    return [FailingFeed(f.name, f.url, f.last_success_at, f.last_error or "")
+            for f in feeds.feed_views(session, active_only=True) if f.failing_longer_than(FAILING_AFTER, now)]

@@ -1,0 +1,100 @@
+"""Turn a digest or alert (plain dataclasses from ``content.py``) into subject, HTML and text.
+
+Everything that came from a feed is untrusted. Templates are autoescaped, highlighted snippets are
+built as escaped segments (never by pasting strings into markup), links are kept only when they
+are http(s), and every header value is stripped of CR/LF and control characters and cut short.
+The CSS lives in a ``<style>`` block the templates share and is inlined per element with
+css-inline, because most mail clients drop ``<style>``.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import css_inline
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
+
+TITLE_MAX = 200  # characters of a title shown; content farms send 1,000-character titles
+HEADER_MAX = 180
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+
+_inliner = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
+
+
+def header_safe(value: str, limit: int = HEADER_MAX) -> str:
+    """A header value built from feed data: one line, no control characters, bounded length."""
+    value = " ".join(_CONTROL.sub(" ", value or "").split())
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def safe_url(url: str | None) -> str | None:
+    """Only http(s) links reach an email; ``javascript:``, ``data:`` and the like become no link."""
+    if not url:
+        return None
+    url = url.strip()
+    if _CONTROL.search(url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return url if parts.scheme.lower() in ("http", "https") and parts.netloc else None
+
+
+def cut(text: str | None, limit: int = TITLE_MAX) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def marked(segments) -> Markup:
+    """``[(text, highlighted)]`` → escaped HTML with ``<mark>`` around the matched terms."""
+    out = []
+    for text, hit in segments:
+        t = escape(text)
+        out.append(Markup('<mark class="hit">{}</mark>').format(t) if hit else t)
+    return Markup("").join(out)
+
+
+def bracketed(segments) -> str:
+    """The plain-text part's highlight: 【term】."""
+    return "".join(f"【{t}】" if hit else t for t, hit in segments)
+
+
+def environment(override: Path | None = None) -> Environment:
+    """Templates from ``mail.templates`` (if set) win over the bundled ones, file by file."""
+    loaders: list = [PackageLoader("monitor.mail", "templates")]
+    if override is not None:
+        loaders.insert(0, FileSystemLoader(str(override)))
+    env = Environment(
+        loader=ChoiceLoader(loaders),
+        autoescape=select_autoescape(["html"], default_for_string=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(marked=marked, bracketed=bracketed, safe_url=safe_url, cut=cut, local=_local)
+    return env
+
+
+def _local(dt: datetime, tz, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return dt.astimezone(tz).strftime(fmt)
+
+
+class _Blank(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def subject(template: str, **values) -> str:
+    """``digest.subject`` with ``{date}``, ``{count}``, ``{watches}``; unknown fields stay as written."""
+    return header_safe(template.format_map(_Blank(values)))
+
+
+def render(env: Environment, name: str, tz, **context) -> tuple[str, str]:
+    """(HTML with inlined CSS, plain text) of ``name.html`` / ``name.txt``."""
+    html = env.get_template(f"{name}.html").render(tz=tz, **context)
+    text = env.get_template(f"{name}.txt").render(tz=tz, **context)
+    return _inliner.inline(html), text

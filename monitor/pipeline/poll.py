@@ -1,0 +1,173 @@
+"""One poll, from claim to match, in the order the data flows:
+
+    claim due feeds → fetch → parse → full text for new entries → store → dedupe → match
+
+Each feed is one task; one feed's failure, of any kind, is that feed's result and never stops or
+fails the others. Storing, dedupe, matching and the feed's new state are one transaction, so an
+item is never stored without its decisions, and a failed store is recorded like any failure.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from ..config import Config
+from ..errors import Failure, FailureKind
+from ..sources.entries import FeedEntry, ParsedFeed
+from ..sources.fetch import Fetcher, FetchRequest, FetchResult, max_age, retry_after
+from ..sources.fulltext import with_full_text
+from ..sources.parse import parse_feed
+from ..sources.specs import desired_feeds
+from ..store import Database, describe, feeds, items
+from ..store.feeds import Claimed, PollOutcome
+from .process import Processed, Processor
+
+log = logging.getLogger("monitor.poll")
+Status = Literal["ok", "not_modified", "error", "skipped"]
+
+
+@dataclass
+class FeedResult:
+    """One feed's outcome; ``as_json`` is the public shape of ``monitor poll --json``."""
+
+    feed: str
+    url: str
+    status: Status
+    http_status: int | None = None
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+    warning: str | None = None
+    error_kind: FailureKind | None = None
+    matches: int = 0  # (item, watch) matches stored from this poll
+    duplicates: int = 0  # new or updated items linked to an earlier article
+
+    def as_json(self) -> dict:
+        return {"feed": self.feed, "url": self.url, "status": self.status, "http_status": self.http_status,
+                "new": self.new, "updated": self.updated, "unchanged": self.unchanged,
+                "seconds": round(self.seconds, 3), "error": self.error}
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def make_fetcher(config: Config) -> Fetcher:
+    f = config.fetch
+    return Fetcher(concurrency=f.concurrency, per_host=f.per_host, connect_timeout=f.connect_timeout.total_seconds(),
+                   read_timeout=f.read_timeout.total_seconds(), max_bytes=f.max_bytes)
+
+
+async def poll(
+    config: Config, db: Database, *, owner: str, names: list[str] | None = None, due_only: bool = True,
+    fetcher: Fetcher | None = None, on_result: Callable[[FeedResult], None] | None = None,
+    processor: Processor | None = None,
+) -> list[FeedResult]:
+    """Poll the due (or named) feeds once."""
+    with db.begin() as session:
+        feeds.sync_feeds(session, desired_feeds(config))
+    processor = processor or Processor(config)
+    processor.prepare(db)
+    with db.session() as session:
+        claims, held = feeds.claim_feeds(session, owner, names=names, due_only=due_only)
+    results = [FeedResult(name, url, "skipped", error="being polled by another process") for name, url in held]
+    if not claims:
+        return results
+    own = fetcher is None
+    fetcher = fetcher or make_fetcher(config)
+    done: set[int] = set()
+
+    async def one(claim: Claimed) -> None:
+        result = await poll_feed(config, db, claim, fetcher, processor)
+        done.add(claim.id)
+        results.append(result)
+        if on_result:
+            on_result(result)
+
+    try:
+        await asyncio.gather(*(one(c) for c in claims))
+    finally:
+        with db.begin() as session:  # claims not reached (shutdown) go back at once
+            feeds.release_feeds(session, [c for c in claims if c.id not in done])
+        if own:
+            await fetcher.aclose()
+    return results
+
+
+async def poll_feed(config: Config, db: Database, claim: Claimed, fetcher: Fetcher,
+                    processor: Processor) -> FeedResult:
+    fetched = await fetcher.fetch(FetchRequest(claim.url, claim.etag, claim.last_modified))
+    now = now_utc()
+    parsed = None
+    if fetched.ok and not fetched.not_modified:
+        parsed = parse_feed(fetched.body, content_type=fetched.headers.get("content-type"),
+                            encoding=claim.encoding, fetched_at=now)
+    failure = fetched.problem or (parsed.failure if parsed else None)
+    entries = parsed.entries if parsed is not None and failure is None else []
+    if claim.full_text and entries:
+        entries = await _full_text_for_new(db, fetcher, claim, entries)
+    outcome = _outcome(fetched, parsed, failure, now)
+    result = FeedResult(claim.name, claim.url, "ok", fetched.status, seconds=fetched.seconds)
+    try:
+        with db.begin() as session:
+            if entries:
+                _store(session, claim, entries, now, processor, result)
+            result.url = feeds.record_poll(session, claim, outcome, config.fetch.max_interval)
+    except Exception as e:  # a store failure is this feed's failure: recorded, backed off, lease released
+        failure = Failure(FailureKind.STORE, f"storing failed: {describe(e)}")
+        result = FeedResult(claim.name, claim.url, "error", fetched.status, seconds=fetched.seconds)
+        _record_failure(db, claim, PollOutcome(now, fetched.status, failure=failure), config)
+    if failure is not None:
+        result.status, result.error, result.error_kind = "error", failure.reason, failure.kind
+    elif fetched.not_modified:
+        result.status = "not_modified"
+    result.warning = outcome.warning
+    return result
+
+
+def _store(session, claim: Claimed, entries: list[FeedEntry], now: datetime, processor: Processor,
+           result: FeedResult) -> Processed:
+    saved = items.save_entries(session, claim.id, claim.name, entries, now)
+    processed = processor.process(session, saved.new, saved.updated)
+    result.new, result.updated, result.unchanged = len(saved.new), len(saved.updated), saved.unchanged
+    result.matches, result.duplicates = processed.matches, processed.duplicates
+    return processed
+
+
+def _record_failure(db: Database, claim: Claimed, outcome: PollOutcome, config: Config) -> None:
+    try:
+        with db.begin() as session:
+            feeds.record_poll(session, claim, outcome, config.fetch.max_interval)
+    except Exception as e:  # the database itself is gone: the lease expires on its own
+        log.error("feed %s: cannot record its failure either (%s); its lease expires in %s",
+                  claim.name, describe(e), feeds.LEASE)
+
+
+async def _full_text_for_new(db: Database, fetcher: Fetcher, claim: Claimed,
+                             entries: list[FeedEntry]) -> list[FeedEntry]:
+    """Pages are fetched only for entries not stored yet, before storing them."""
+    with db.session() as session:
+        fresh = items.unknown_entries(session, claim.id, entries)
+    if not fresh:
+        return entries
+    full = dict(zip(map(id, fresh), await with_full_text(fetcher, fresh), strict=True))
+    return [full.get(id(e), e) for e in entries]
+
+
+def _outcome(fetched: FetchResult, parsed: ParsedFeed | None, failure: Failure | None, now: datetime) -> PollOutcome:
+    if failure is not None:
+        retry = retry_after(fetched.headers, now) if fetched.status in (429, 503) else None
+        return PollOutcome(now, fetched.status, failure=failure, retry_after=retry)
+    return PollOutcome(
+        now, fetched.status, not_modified=fetched.not_modified,
+        warning=parsed.warning if parsed is not None else None,
+        etag=fetched.headers.get("etag"), last_modified=fetched.headers.get("last-modified"),
+        permanent_url=fetched.permanent_url,
+        hints=(max_age(fetched.headers), parsed.ttl if parsed is not None else None),
+    )

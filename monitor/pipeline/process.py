@@ -1,0 +1,57 @@
+"""What happens to items once they are stored: link duplicates to the first-seen article of their
+story, and match them against the watches, inside the transaction that stored them. Storing
+hands the stored records over; nothing is read back."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ..config import Config
+from ..dedupe.decide import Article, Deduper
+from ..store import Database, Session, fingerprints, matches
+from ..store.items import StoredItem
+from ..watch.matcher import Matcher, doc_of
+from ..watch.query import query_text
+
+
+@dataclass
+class Processed:
+    matched: dict[str, int] = field(default_factory=dict)  # per watch
+    duplicates: int = 0
+
+    @property
+    def matches(self) -> int:
+        return sum(self.matched.values())
+
+
+class Processor:
+    """Built once per config load: the automaton is compiled here, not per poll; the dedupe cache
+    lives as long as it does."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.matcher = Matcher.for_watches(config.watches)
+        self.deduper = Deduper()
+        self.watch_ids: dict[str, int] | None = None
+
+    def prepare(self, db: Database) -> dict[str, int]:
+        """Make sure the watch rows exist; once per config load."""
+        if self.watch_ids is None:
+            self.watch_ids = matches.ensure_watches(db, {w.name: query_text(w) for w in self.config.watches})
+        return self.watch_ids
+
+    def process(self, session: Session, new: Sequence[StoredItem], updated: Sequence[StoredItem] = ()) -> Processed:
+        assert self.watch_ids is not None, "Processor.prepare() first"
+        result = Processed()
+        if updated:
+            ids = [u.id for u in updated]
+            fingerprints.forget(session, ids)
+            self.deduper.forget(ids)
+        items = [*new, *updated]
+        lookup = fingerprints.SqlLookup(session)
+        outcomes = self.deduper.decide(lookup, [Article(i.id, i.title, i.body, i.content_hash) for i in items])
+        result.duplicates = fingerprints.save_outcomes(session, outcomes)
+        found = [(i.id, self.matcher.match(doc_of(i.title, i.summary, i.content, i.source, i.url, i.feed)))
+                 for i in items]
+        result.matched = matches.save_matches(session, found, self.watch_ids, replace=[u.id for u in updated])
+        return result

@@ -1,0 +1,78 @@
+"""RSS, Atom and RDF through feedparser, from bytes we have already decoded (it never fetches
+anything itself) into ``FeedEntry`` values."""
+from __future__ import annotations
+
+import calendar
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import feedparser
+
+from ..text.html import html_to_text
+from .entries import FeedEntry
+from .urls import canonical_url
+
+MAX_TITLE = 500
+_TAG = re.compile(r"<[a-zA-Z/!]")
+
+
+def text_of(value: str | None) -> str:
+    """Feed text that may be HTML, as plain text."""
+    if not value:
+        return ""
+    return html_to_text(value) if _TAG.search(value) else re.sub(r"[ \t\r\f\v]+", " ", value).strip()
+
+
+def parse_xml(data: bytes) -> Any:
+    """feedparser's result for UTF-8 XML bytes (its own decoding and fetching stay unused)."""
+    return feedparser.parse(data, response_headers={"content-type": "application/xml; charset=utf-8"},
+                            sanitize_html=False, resolve_relative_uris=False)
+
+
+def entries_of(parsed: Any, fetched_at: datetime) -> list[FeedEntry]:
+    channel = text_of(parsed.feed.get("title")) or None
+    return [e for e in (_entry(x, fetched_at, channel) for x in parsed.entries) if e is not None]
+
+
+def ttl_of(parsed: Any) -> timedelta | None:
+    ttl = parsed.feed.get("ttl")
+    if ttl and str(ttl).strip().isdigit():
+        return timedelta(minutes=int(str(ttl).strip()))
+    return None
+
+
+def _when(entry: Any, fetched_at: datetime) -> datetime:
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        parsed = dict.get(entry, key)  # plain lookup: skips feedparser's deprecated key aliasing
+        if parsed:
+            try:
+                when = datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+            except (OverflowError, ValueError, OSError):
+                continue
+            # A date far in the future is a broken clock or a typo; it would pin the item on top.
+            return min(when, fetched_at + timedelta(days=1))
+    return fetched_at
+
+
+def _entry(entry: Any, fetched_at: datetime, channel: str | None = None) -> FeedEntry | None:
+    title = text_of(entry.get("title"))[:MAX_TITLE]
+    summary = text_of(entry.get("summary"))
+    contents = entry.get("content") or []
+    content = max((text_of(c.get("value")) for c in contents), key=len, default="")
+    link = entry.get("link") or None
+    if not title and not summary and not content and not link:
+        return None
+    if not title:
+        title = (summary or content)[:60] or (link or "")
+    return FeedEntry(
+        guid=(entry.get("id") or None),
+        url=link,
+        canonical_url=canonical_url(link),
+        title=title,
+        author=text_of(entry.get("author")) or None,
+        summary=summary,
+        content=content,
+        published=_when(entry, fetched_at),
+        source=(text_of((entry.get("source") or {}).get("title")) or channel or None),
+    )

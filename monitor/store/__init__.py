@@ -1,0 +1,9 @@
+"""Storage: the engine, the models and every query. The only package that imports SQLAlchemy;
+the rest of the monitor holds a ``Database`` and calls the functions of these modules with the
+sessions it opens."""
+from sqlalchemy.orm import Session
+
+from .engine import Database, describe, display_url
+from .leases import instance_id
+
+__all__ = ["Database", "Session", "describe", "display_url", "instance_id"]

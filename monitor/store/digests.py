@@ -1,0 +1,91 @@
+"""What a digest or an alert carries, read from rows alone.
+
+A recipient list gets every matched, non-duplicate story it has not had yet, however long ago the
+last digest was: "not had yet" is a look-up in ``delivery_items``, not a time window, so a daemon
+that was down for three days catches up in one email and a retried send cannot skip or repeat.
+A story is a dedupe cluster (the first-seen article and the reprints linked to it).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from .chunks import chunked
+from .models import Delivery, DeliveryItem, DeliveryKind, Duplicate, Item, Match, Watch
+
+Hits = list  # the JSON hits of a match: [{"term", "field", "start", "end"}]
+
+
+@dataclass(frozen=True)
+class Story:
+    root: int  # first-seen article of the cluster
+    shown: int  # the copy to show: the root when it matched, else the earliest matching copy
+    hits: dict[int, Hits]  # watch id → hits of the shown copy
+
+
+def watch_ids(session: Session, names: Sequence[str]) -> dict[str, int]:
+    return dict(session.execute(select(Watch.name, Watch.id).where(Watch.name.in_(list(names)))).all())
+
+
+def undelivered(session: Session, kind: DeliveryKind, recipients: str, watches: Sequence[int],
+                *, fetched_since: datetime | None = None) -> dict[int, Story]:
+    """Stories matched by ``watches`` that this recipient list has not had (in this kind of email),
+    keyed by root. Reprints of a seed, and stories of which any copy was delivered, are left out."""
+    if not watches:
+        return {}
+    had = (select(DeliveryItem.item_id).join(Delivery, Delivery.id == DeliveryItem.delivery_id)
+           .where(DeliveryItem.recipients == recipients, Delivery.kind == kind))
+    stmt = (select(Match.item_id, Match.watch_id, Match.hits, Duplicate.duplicate_of_id)
+            .join(Item, Item.id == Match.item_id).outerjoin(Duplicate, Duplicate.item_id == Match.item_id)
+            .where(Match.watch_id.in_(list(watches)), Item.seed_file.is_(None), Match.item_id.not_in(had))
+            .order_by(Match.item_id))
+    if fetched_since is not None:
+        stmt = stmt.where(Item.fetched_at >= fetched_since)
+    by_story: dict[int, dict[int, dict[int, Hits]]] = defaultdict(lambda: defaultdict(dict))
+    for item_id, watch_id, hits, dup_of in session.execute(stmt):
+        by_story[dup_of or item_id][item_id][watch_id] = hits or []
+    if not by_story:
+        return {}
+    roots = list(by_story)
+    seeds = {i for chunk in chunked(roots) for i in session.scalars(
+        select(Item.id).where(Item.id.in_(chunk), Item.seed_file.is_not(None)))}
+    root_of = {m: root for root, ms in members(session, roots).items() for m in ms}
+    delivered = {root_of[i] for chunk in chunked(list(root_of))
+                 for i in session.scalars(had.where(DeliveryItem.item_id.in_(chunk)))}
+    out = {}
+    for root, matched in by_story.items():
+        if root in seeds or root in delivered:
+            continue  # a reprint of a seed, or of a story this list already had
+        shown = root if root in matched else min(matched)
+        out[root] = Story(root, shown, matched[shown])
+    return out
+
+
+def members(session: Session, roots: Sequence[int]) -> dict[int, list[int]]:
+    """Each story's articles, the root first."""
+    out = {r: [r] for r in roots}
+    for chunk in chunked(list(roots)):
+        for item_id, root in session.execute(
+                select(Duplicate.item_id, Duplicate.duplicate_of_id).where(Duplicate.duplicate_of_id.in_(chunk))):
+            out[root].append(item_id)
+    return out
+
+
+def published(session: Session, ids: Sequence[int]) -> dict[int, datetime]:
+    out: dict[int, datetime] = {}
+    for chunk in chunked(sorted(ids)):
+        out.update(session.execute(select(Item.id, Item.published_at).where(Item.id.in_(chunk))).all())
+    return out
+
+
+def story_times(session: Session, watch_id: int, since: datetime) -> list[datetime]:
+    """Published times of the stories (reprints not counted) a watch matched since ``since``."""
+    return list(session.scalars(
+        select(Item.published_at).join(Match, Match.item_id == Item.id)
+        .where(Match.watch_id == watch_id, Item.published_at >= since, Item.seed_file.is_(None),
+               ~exists().where(Duplicate.item_id == Item.id))))

@@ -1,0 +1,239 @@
+"""Feed rows: following the config, leases (who polls what), each poll's outcome, and health.
+
+What is due is a column (``next_poll_at``), computed after every fetch from the interval, the
+server's hints (Retry-After, Cache-Control max-age, RSS <ttl>) and back-off; a feed is claimed
+with a lease row update so that two daemons never fetch the same feed at once and a crashed
+daemon's claim simply expires.
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import or_, select, true, update
+from sqlalchemy.orm import Session
+
+from ..config.schedule import next_poll
+from ..errors import Failure
+from ..sources.specs import FeedSpec
+from .chunks import chunked
+from .models import Feed
+
+LEASE = timedelta(minutes=10)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+# ---------------------------------------------------------------------------------------------
+# Feed rows follow the config
+
+
+def sync_feeds(session: Session, specs: Iterable[FeedSpec], now: datetime | None = None) -> None:
+    """Add new feeds, update changed ones, retire the ones gone from config (history is kept)."""
+    now = now or now_utc()
+    wanted = {s.name: s for s in specs}
+    rows = {f.name: f for f in session.scalars(select(Feed))}
+    for name, spec in wanted.items():
+        row = rows.get(name)
+        if row is None:
+            session.add(Feed(
+                name=name, kind=spec.kind, url=spec.url, config_url=spec.url, watch_name=spec.watch_name,
+                interval_seconds=int(spec.interval.total_seconds()), encoding=spec.encoding,
+                full_text=spec.full_text, active=True, consecutive_failures=0, next_poll_at=now,
+                created_at=now, updated_at=now,
+            ))
+            continue
+        if row.config_url != spec.url:  # the config changed the URL: it wins over an old redirect
+            row.url = row.config_url = spec.url
+            row.etag = row.last_modified = None
+            row.next_poll_at = now
+        row.kind, row.watch_name = spec.kind, spec.watch_name
+        row.encoding, row.full_text = spec.encoding, spec.full_text
+        row.interval_seconds = int(spec.interval.total_seconds())
+        if not row.active:
+            row.active, row.retired_at, row.next_poll_at = True, None, now
+        row.updated_at = now
+    for name, row in rows.items():
+        if name not in wanted and row.active:
+            row.active, row.retired_at, row.updated_at = False, now, now
+
+
+# ---------------------------------------------------------------------------------------------
+# Leases
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    name: str
+    url: str
+    etag: str | None
+    last_modified: str | None
+    encoding: str | None
+    interval: timedelta
+    failures: int
+    full_text: bool = False
+    token: str = ""  # the lease_owner value of this claim
+    kind: str = "feed"
+    watch_name: str | None = None
+
+
+def claim_feeds(
+    session: Session, owner: str, *, now: datetime | None = None,
+    names: list[str] | None = None, due_only: bool = True,
+) -> tuple[list[Claimed], list[tuple[str, str]]]:
+    """Claim feeds for this process; also return (name, url) of those another process holds.
+    One conditional UPDATE per chunk: the WHERE on the lease makes it atomic on SQLite and
+    PostgreSQL alike, and a per-call token tells our rows from rows another process holds."""
+    now = now or now_utc()
+    due = or_(Feed.next_poll_at.is_(None), Feed.next_poll_at <= now)
+    stmt = select(Feed.id).where(Feed.active.is_(True))
+    if names:
+        stmt = stmt.where(Feed.name.in_(names))
+    if due_only:
+        stmt = stmt.where(due)
+    candidates = list(session.scalars(stmt.order_by(Feed.next_poll_at, Feed.id)))
+    if not candidates:
+        return [], []
+    token = f"{owner}/{uuid.uuid4().hex[:12]}"
+    # Due-ness is checked again in the UPDATE: another process may have polled the feed (and
+    # released it) between our SELECT and here; PostgreSQL re-evaluates this WHERE on the row it locks.
+    for chunk in chunked(candidates):
+        session.execute(
+            update(Feed)
+            .where(Feed.id.in_(chunk), or_(Feed.lease_until.is_(None), Feed.lease_until < now),
+                   due if due_only else true())
+            .values(lease_owner=token, lease_until=now + LEASE)
+        )
+    session.commit()
+    claimed: list[Claimed] = []
+    held: list[tuple[str, str]] = []
+    for chunk in chunked(candidates):
+        for f in session.scalars(select(Feed).where(Feed.id.in_(chunk))):
+            if f.lease_owner == token:
+                claimed.append(Claimed(f.id, f.name, f.url, f.etag, f.last_modified, f.encoding,
+                                       timedelta(seconds=f.interval_seconds), f.consecutive_failures,
+                                       f.full_text, token, f.kind, f.watch_name))
+            elif f.lease_owner is not None:
+                held.append((f.name, f.url))
+            # else: polled by another process since our SELECT; no longer due
+    return claimed, held
+
+
+def release_feeds(session: Session, claims: list[Claimed]) -> None:
+    """Give back claims not worked on (shutdown), so another daemon may take them at once."""
+    for c in claims:
+        session.execute(update(Feed).where(Feed.id == c.id, Feed.lease_owner == c.token)
+                        .values(lease_owner=None, lease_until=None))
+
+
+# ---------------------------------------------------------------------------------------------
+# Outcomes
+
+
+@dataclass(frozen=True)
+class PollOutcome:
+    """What one fetch told us about a feed, for its row."""
+
+    at: datetime
+    http_status: int | None = None
+    not_modified: bool = False
+    failure: Failure | None = None
+    warning: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    permanent_url: str | None = None
+    hints: tuple[timedelta | None, ...] = ()  # max-age, <ttl>: only ever lengthen the interval
+    retry_after: timedelta | None = None
+
+
+def record_poll(session: Session, claim: Claimed, outcome: PollOutcome, cap: timedelta) -> str:
+    """Write a poll's outcome on the feed row and release the lease; returns the feed's URL now
+    (a permanent redirect moves it)."""
+    feed = session.get(Feed, claim.id)
+    assert feed is not None, f"feed {claim.name} vanished while leased"
+    now = outcome.at
+    feed.last_fetch_at, feed.last_http_status = now, outcome.http_status
+    feed.lease_owner = feed.lease_until = None
+    feed.updated_at = now
+    if outcome.failure is not None:
+        feed.last_error_at, feed.last_error, feed.last_error_kind = now, outcome.failure.reason, outcome.failure.kind
+        feed.consecutive_failures += 1
+        feed.next_poll_at = next_poll(now=now, interval=claim.interval, cap=cap,
+                                      failures=feed.consecutive_failures, retry=outcome.retry_after)
+        return feed.url
+    if not outcome.not_modified:
+        feed.last_warning = outcome.warning
+    feed.etag = outcome.etag or (feed.etag if outcome.not_modified else None)
+    feed.last_modified = outcome.last_modified or (feed.last_modified if outcome.not_modified else None)
+    if outcome.permanent_url:
+        feed.url = outcome.permanent_url
+    feed.last_success_at, feed.consecutive_failures = now, 0
+    feed.next_poll_at = next_poll(now=now, interval=claim.interval, cap=cap, hints=outcome.hints)
+    return feed.url
+
+
+# ---------------------------------------------------------------------------------------------
+# Health: the one definition that `monitor feeds`, `status`, the digest footer and /metrics share
+
+
+class Health(StrEnum):
+    HEALTHY = "healthy"
+    FAILING = "failing"
+    BACKING_OFF = "backing_off"  # failing, and back-off has pushed the next poll past the interval
+    RETIRED = "retired"  # gone from the config; history kept
+
+
+@dataclass(frozen=True)
+class FeedView:
+    name: str
+    url: str
+    kind: str
+    active: bool
+    interval: timedelta
+    failures: int
+    last_fetch_at: datetime | None
+    last_success_at: datetime | None
+    last_error_at: datetime | None
+    last_error: str | None
+    last_error_kind: str | None
+    last_http_status: int | None
+    next_poll_at: datetime | None
+    created_at: datetime
+
+    @property
+    def health(self) -> Health:
+        if not self.active:
+            return Health.RETIRED
+        if not self.failures:
+            return Health.HEALTHY
+        if self.last_fetch_at and self.next_poll_at and self.next_poll_at - self.last_fetch_at > self.interval * 1.2:
+            return Health.BACKING_OFF
+        return Health.FAILING
+
+    @property
+    def failing(self) -> bool:
+        return self.health in (Health.FAILING, Health.BACKING_OFF)
+
+    def failing_longer_than(self, span: timedelta, now: datetime) -> bool:
+        """Failing with no success for ``span`` (never fetched: since it was added)."""
+        return self.failing and (self.last_success_at or self.created_at) < now - span
+
+
+def _view(f: Feed) -> FeedView:
+    return FeedView(f.name, f.url, f.kind, f.active, timedelta(seconds=f.interval_seconds), f.consecutive_failures,
+                    f.last_fetch_at, f.last_success_at, f.last_error_at, f.last_error, f.last_error_kind,
+                    f.last_http_status, f.next_poll_at, f.created_at)
+
+
+def feed_views(session: Session, *, active_only: bool = False) -> list[FeedView]:
+    """Active feeds first, by name; then the retired ones."""
+    stmt = select(Feed).order_by(Feed.active.desc(), Feed.name)
+    if active_only:
+        stmt = stmt.where(Feed.active.is_(True))
+    return [_view(f) for f in session.scalars(stmt)]

@@ -1,0 +1,121 @@
+"""The dedupe index in the database: the ``Lookup`` the dedupe decision reads through, and the
+writes its outcomes ask for (fingerprint rows, duplicate links)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from ..dedupe.decide import Outcome
+from .chunks import chunked
+from .models import Duplicate, Fingerprint, Item
+
+
+def _driver_sql(session: Session, sql: str, params: tuple | list):
+    """``{}`` placeholders in the driver's own style (sqlite3: ?, psycopg: %s)."""
+    mark = "?" if session.get_bind().dialect.paramstyle == "qmark" else "%s"
+    return session.connection().exec_driver_sql(sql.replace("{}", mark), params)
+
+
+def _postings(session: Session, hashes: Sequence[int]) -> list[tuple[int, int]]:
+    rows: list[tuple[int, int]] = []
+    for chunk in chunked(hashes):
+        # Integers from numpy, formatted into the statement: one short statement, no
+        # per-parameter binding (this is the hot path of every stored article).
+        values = ",".join(str(int(h)) for h in chunk)
+        rows += session.connection().exec_driver_sql(
+            f"SELECT hash, item_id FROM fingerprints WHERE hash IN ({values})").all()
+    return rows
+
+
+class SqlLookup:
+    """Indexed look-ups, straight or from what ``prefetch`` loaded for a batch. Articles the batch
+    adds are seen through ``add`` (their rows are written after the batch is decided)."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self._by_hash: dict[str, list[tuple[int, str]]] = {}
+        self._hashes_loaded: set[str] = set()
+        self._postings: dict[int, list[int]] = {}
+        self._postings_loaded: set[int] = set()
+        self._roots: dict[int, int] = {}
+
+    def prefetch(self, content_hashes: Sequence[str], hashes: Sequence[int]) -> None:
+        wanted = [h for h in dict.fromkeys(content_hashes) if h not in self._hashes_loaded]
+        for chunk in chunked(wanted):
+            rows = self.session.execute(select(Item.id, Item.title, Item.content_hash)
+                                        .where(Item.content_hash.in_(chunk)).order_by(Item.id))
+            for item_id, title, digest in rows:
+                if digest:
+                    self._by_hash.setdefault(digest, []).append((item_id, title))
+        self._hashes_loaded.update(wanted)
+        fresh = [h for h in hashes if h not in self._postings_loaded]
+        for fp, item_id in _postings(self.session, fresh):
+            self._postings.setdefault(fp, []).append(item_id)
+        self._postings_loaded.update(fresh)
+
+    def by_hash(self, content_hash: str) -> list[tuple[int, str]]:
+        if content_hash not in self._hashes_loaded:
+            self.prefetch([content_hash], [])
+        return self._by_hash.get(content_hash, [])[:3]
+
+    def postings(self, hashes: Sequence[int]) -> list[tuple[int, int]]:
+        missing = [h for h in hashes if h not in self._postings_loaded]
+        if missing:
+            self.prefetch([], missing)
+        return [(h, i) for h in hashes for i in self._postings.get(h, ())]
+
+    def articles(self, ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+        out = {}
+        for chunk in chunked(list(ids)):
+            for item_id, title, summary, content in self.session.execute(
+                    select(Item.id, Item.title, Item.summary, Item.content).where(Item.id.in_(chunk))):
+                out[item_id] = (title, content or summary or "")
+        return out
+
+    def titles(self, ids: Sequence[int]) -> dict[int, str]:
+        out: dict[int, str] = {}
+        for chunk in chunked(list(ids)):
+            out.update((i, t) for i, t in self.session.execute(select(Item.id, Item.title).where(Item.id.in_(chunk))))
+        return out
+
+    def root(self, item_id: int) -> int:
+        if item_id in self._roots:
+            return self._roots[item_id]
+        row = _driver_sql(self.session, "SELECT duplicate_of_id FROM duplicates WHERE item_id = {}", (item_id,)).first()
+        return row[0] if row else item_id
+
+    def add(self, item_id: int, title: str, body: str, content_hash: str | None,
+            fingerprints: Sequence[int], duplicate_of: int | None) -> None:
+        if content_hash:
+            self._by_hash.setdefault(content_hash, []).append((item_id, title))
+        for h in fingerprints:
+            self._postings.setdefault(h, []).append(item_id)
+        self._roots[item_id] = duplicate_of if duplicate_of is not None else item_id
+
+
+def save_outcomes(session: Session, outcomes: Sequence[Outcome], now: datetime | None = None) -> int:
+    """Index the decided articles and record their duplicate links; returns how many were duplicates."""
+    now = now or datetime.now(UTC)
+    rows = [(h, o.item_id) for o in outcomes for h in o.fingerprints]
+    if rows:
+        _driver_sql(session, "INSERT INTO fingerprints (hash, item_id) VALUES ({}, {})", rows)
+    links = [{"item_id": o.item_id, "duplicate_of_id": o.decision.duplicate_of,
+              "similarity": float(o.decision.similarity), "method": o.decision.method, "decided_at": now}
+             for o in outcomes if o.decision.is_duplicate]
+    if links:
+        session.execute(insert(Duplicate), links)
+    return len(links)
+
+
+def forget(session: Session, item_ids: Sequence[int]) -> None:
+    """Drop the index rows and links of items about to be decided again (their text changed)."""
+    for chunk in chunked(sorted(item_ids)):
+        session.execute(delete(Fingerprint).where(Fingerprint.item_id.in_(chunk)))
+        session.execute(delete(Duplicate).where(Duplicate.item_id.in_(chunk)))
+
+
+def is_indexed(session: Session, item_id: int) -> bool:
+    return session.scalar(select(Fingerprint.item_id).where(Fingerprint.item_id == item_id).limit(1)) is not None

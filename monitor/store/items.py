@@ -1,0 +1,263 @@
+"""Items: storing a feed's entries (the same GUID in a feed or the same canonical URL is the same
+article, updated rather than stored twice), the records that storing hands on to dedupe and
+matching, and the reads that commands share."""
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session, aliased
+
+from ..dedupe.decide import Article
+from ..sources.entries import FeedEntry
+from ..text.normalize import content_hash
+from .chunks import chunked
+from .models import Duplicate, Feed, Item, Match, Watch
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """An item as stored, handed forward to dedupe and matching (nothing is read back)."""
+
+    id: int
+    title: str
+    summary: str
+    content: str
+    source: str | None
+    url: str | None
+    feed: str | None
+    content_hash: str | None
+    published: datetime
+
+    @property
+    def body(self) -> str:
+        return self.content or self.summary
+
+
+@dataclass
+class Saved:
+    new: list[StoredItem]
+    updated: list[StoredItem]
+    unchanged: int = 0
+
+
+_COLS = (Item.id, Item.guid, Item.canonical_url, Item.title, Item.summary, Item.content, Item.source, Item.url,
+         Item.feed_id)
+
+
+def _known(session: Session, feed_id: int, entries: Sequence[FeedEntry]) -> tuple[dict, dict]:
+    """Stored rows these entries may be: by GUID in this feed, by canonical URL anywhere."""
+    guids = list({e.guid for e in entries if e.guid})
+    urls = list({e.canonical_url for e in entries if e.canonical_url})
+    by_guid: dict[str, tuple] = {}
+    by_url: dict[str, tuple] = {}
+    for chunk in chunked(guids):
+        for row in session.execute(select(*_COLS).where(Item.feed_id == feed_id, Item.guid.in_(chunk))):
+            by_guid[row.guid] = row
+    for chunk in chunked(urls):
+        for row in session.execute(select(*_COLS).where(Item.canonical_url.in_(chunk))):
+            by_url.setdefault(row.canonical_url, row)
+    return by_guid, by_url
+
+
+def _row_of(e: FeedEntry, by_guid: dict, by_url: dict):
+    return (by_guid.get(e.guid) if e.guid else None) or (by_url.get(e.canonical_url) if e.canonical_url else None)
+
+
+def unknown_entries(session: Session, feed_id: int, entries: Sequence[FeedEntry]) -> list[FeedEntry]:
+    """The entries no stored item is: what full text is fetched for before storing."""
+    by_guid, by_url = _known(session, feed_id, entries)
+    return [e for e in entries if _row_of(e, by_guid, by_url) is None]
+
+
+def save_entries(session: Session, feed_id: int, feed_name: str, entries: Sequence[FeedEntry],
+                 now: datetime) -> Saved:
+    """Insert new entries, update changed ones, count the rest.
+
+    Core statements, not ORM objects: a poll of 1,000 feeds touches 50,000 rows, and the unit of
+    work's per-object bookkeeping would cost more than parsing them."""
+    by_guid, by_url = _known(session, feed_id, entries)
+    saved = Saved([], [])
+    new_rows: list[dict] = []
+    new_entries: list[FeedEntry] = []
+    claimed: set[tuple[str, str | None]] = set()  # guids and URLs of rows this call inserts
+    updated: set[int] = set()
+    for e in entries:
+        row = _row_of(e, by_guid, by_url)
+        guid = e.guid or e.canonical_url
+        if row is None:
+            keys = {("g", guid), ("u", e.canonical_url)} - {("g", None), ("u", None)}
+            if keys & claimed:
+                continue  # a feed listing the same entry twice
+            claimed |= keys
+            new_rows.append(_new_row(feed_id, guid, e, now))
+            new_entries.append(e)
+        elif (row.title, row.summary or "", row.content or "") != (e.title, e.summary, e.content):
+            if row.id not in updated:
+                updated.add(row.id)
+                values = _changed_values(e, now)
+                session.execute(update(Item).where(Item.id == row.id).values(**values))
+                # The row keeps its own outlet, link and feed (it may be another feed's article).
+                saved.updated.append(StoredItem(row.id, e.title, e.summary, e.content, row.source, row.url,
+                                                _feed_name(session, row.feed_id, feed_id, feed_name),
+                                                values.get("content_hash"), e.published))
+        else:
+            saved.unchanged += 1
+    if new_rows:
+        # One multi-row INSERT … RETURNING (SQLAlchemy's insertmanyvalues), ids in row order.
+        ids = session.scalars(insert(Item).returning(Item.id, sort_by_parameter_order=True), new_rows)
+        saved.new = [StoredItem(i, e.title, e.summary, e.content, e.source, e.url, feed_name, row["content_hash"],
+                                e.published) for i, e, row in zip(ids, new_entries, new_rows, strict=True)]
+    return saved
+
+
+def _feed_name(session: Session, row_feed: int | None, feed_id: int, feed_name: str) -> str | None:
+    if row_feed == feed_id:
+        return feed_name
+    return session.scalar(select(Feed.name).where(Feed.id == row_feed)) if row_feed is not None else None
+
+
+def _new_row(feed_id: int, guid: str | None, e: FeedEntry, now: datetime) -> dict:
+    return dict(
+        feed_id=feed_id, guid=guid, url=e.url, canonical_url=e.canonical_url, title=e.title,
+        title_derived=False, author=e.author, source=e.source, summary=e.summary or None,
+        content=e.content or None, content_hash=content_hash(e.body) if e.body else None,
+        published_at=e.published, fetched_at=now, updated_at=now,
+    )
+
+
+def _changed_values(e: FeedEntry, now: datetime) -> dict:
+    values: dict = dict(title=e.title, summary=e.summary or None, content=e.content or None, updated_at=now)
+    if e.author:
+        values["author"] = e.author
+    if e.body:
+        values["content_hash"] = content_hash(e.body)
+    return values
+
+
+# ---------------------------------------------------------------------------------------------
+# Reads
+
+@dataclass(frozen=True)
+class ItemFilter:
+    watch: str | None = None
+    since: datetime | None = None
+    seeds_only: bool = False
+    limit: int | None = None
+
+
+def iter_items(session: Session, flt: ItemFilter) -> Iterator[dict]:
+    """Items newest first as the public JSON shape of ``monitor items --json``."""
+    stmt = select(Item, Feed.name).outerjoin(Feed, Item.feed_id == Feed.id)
+    if flt.seeds_only:
+        stmt = stmt.where(Item.seed_file.is_not(None))
+    if flt.since is not None:
+        stmt = stmt.where(Item.published_at >= flt.since)
+    if flt.watch is not None:
+        stmt = stmt.where(
+            Item.id.in_(select(Match.item_id).join(Watch, Watch.id == Match.watch_id).where(Watch.name == flt.watch))
+        )
+    stmt = stmt.order_by(Item.published_at.desc(), Item.id.desc())
+    if flt.limit:
+        stmt = stmt.limit(flt.limit)
+
+    # Stream in pages: the store can hold millions of rows.
+    for page in session.execute(stmt.execution_options(yield_per=500)).partitions():
+        ids = [item.id for item, _ in page]
+        watches = _watches_of(session, ids)
+        dups = _duplicates_of(session, ids)
+        for item, feed_name in page:
+            yield {
+                "id": item.id,
+                "url": item.url,
+                "title": item.title,
+                "source": item.source,
+                "feed": feed_name,
+                "seed": item.seed_file,
+                "published": item.published_at.isoformat(),
+                "watches": watches.get(item.id, []),
+                "duplicate_of": dups.get(item.id),
+            }
+
+
+def _watches_of(session: Session, ids: list[int]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {}
+    rows = session.execute(
+        select(Match.item_id, Watch.name).join(Watch, Watch.id == Match.watch_id).where(Match.item_id.in_(ids))
+        .order_by(Watch.name)
+    )
+    for item_id, name in rows:
+        out.setdefault(item_id, []).append(name)
+    return out
+
+
+def _duplicates_of(session: Session, ids: list[int]) -> dict[int, dict]:
+    original = aliased(Item)
+    rows = session.execute(
+        select(Duplicate.item_id, Duplicate.similarity, original)
+        .join(original, original.id == Duplicate.duplicate_of_id)
+        .where(Duplicate.item_id.in_(ids))
+    )
+    return {
+        item_id: {
+            "id": orig.id,
+            "url": orig.url,
+            "title": orig.title,
+            "seed": orig.seed_file,
+            "similarity": round(similarity, 4),
+        }
+        for item_id, similarity, orig in rows
+    }
+
+
+@dataclass(frozen=True)
+class ItemView(StoredItem):
+    """An item as the digest, ``explain`` and the web view show it."""
+
+    seed: str | None
+    fetched: datetime
+
+
+def item_views(session: Session, ids: Sequence[int]) -> dict[int, ItemView]:
+    out: dict[int, ItemView] = {}
+    for chunk in chunked(sorted(set(ids))):
+        stmt = select(Item, Feed.name).outerjoin(Feed, Feed.id == Item.feed_id).where(Item.id.in_(chunk))
+        for it, feed_name in session.execute(stmt):
+            out[it.id] = ItemView(it.id, it.title, it.summary or "", it.content or "", it.source, it.url, feed_name,
+                                  it.content_hash, it.published_at, it.seed_file, it.fetched_at)
+    return out
+
+
+def item_view(session: Session, item_id: int) -> ItemView | None:
+    return item_views(session, [item_id]).get(item_id)
+
+
+@dataclass(frozen=True)
+class DuplicateLink:
+    duplicate_of: int
+    method: str
+    similarity: float
+
+
+def duplicate_link(session: Session, item_id: int) -> DuplicateLink | None:
+    dup = session.get(Duplicate, item_id)
+    return None if dup is None else DuplicateLink(dup.duplicate_of_id, dup.method, dup.similarity)
+
+
+def article(session: Session, item_id: int) -> Article:
+    """A stored item as the dedupe decision takes it."""
+    row = session.execute(select(Item.title, Item.summary, Item.content, Item.content_hash)
+                          .where(Item.id == item_id)).one()
+    return Article(item_id, row.title, row.content or row.summary or "", row.content_hash)
+
+
+def drop_older_than(session: Session, cutoff: datetime, limit: int) -> int:
+    """Delete up to ``limit`` non-seed items published and fetched before ``cutoff`` (retention);
+    their fingerprints, matches and links go with them (foreign keys cascade)."""
+    ids = list(session.scalars(select(Item.id).where(
+        Item.seed_file.is_(None), Item.published_at < cutoff, Item.fetched_at < cutoff).limit(limit)))
+    if ids:
+        session.execute(delete(Item).where(Item.id.in_(ids)))
+    return len(ids)

@@ -1,0 +1,27 @@
+"""Counts for ``monitor status`` and ``/metrics``, read from the database so they are true for
+every daemon on a shared database, not only the one asked."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from .models import Feed, Item, Match, Watch
+
+
+def matches_since(session: Session, since: datetime) -> dict[str, int]:
+    """(item, watch) matches recorded since ``since``, per watch name."""
+    return dict(session.execute(
+        select(Watch.name, func.count(Match.id)).join(Match, Match.watch_id == Watch.id)
+        .where(Match.matched_at >= since).group_by(Watch.name)).all())
+
+
+def feeds_due(session: Session, now: datetime) -> int:
+    return session.scalar(select(func.count()).select_from(Feed).where(
+        Feed.active.is_(True), or_(Feed.next_poll_at.is_(None), Feed.next_poll_at <= now))) or 0
+
+
+def items_stored(session: Session) -> int:
+    """The highest item id: what has been stored so far (cheap on any size of store)."""
+    return session.scalar(select(func.max(Item.id))) or 0

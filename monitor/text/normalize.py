@@ -1,0 +1,129 @@
+"""Text folded for comparison: the same article in another script, width or spacing folds to the
+same string. Display always uses the original text; only matching and fingerprints use this.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from functools import lru_cache
+
+import opencc
+
+# Everything that is neither a letter nor a digit (any script): punctuation, symbols, spaces.
+_NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)
+
+
+@lru_cache(maxsize=1)
+def _t2s() -> opencc.OpenCC:
+    return opencc.OpenCC("t2s")
+
+
+def to_simplified(text: str) -> str:
+    return _t2s().convert(text)
+
+
+def fold(text: str) -> str:
+    """NFKC (full-width → half-width), traditional → simplified, Latin case-folded."""
+    return to_simplified(unicodedata.normalize("NFKC", text)).casefold()
+
+
+def squash(text: str) -> str:
+    """fold() with all punctuation and white space removed: the form fingerprints are made of."""
+    return _NOT_WORD.sub("", fold(text))
+
+
+def squash_nfkc(text: str) -> str:
+    """squash() of a text already NFKC-normalised (saves a second pass over a long article)."""
+    return _NOT_WORD.sub("", to_simplified(text).casefold())
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(squash(text).encode("utf-8")).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# The matching form: fold() plus punctuation variants and white space, with an optional map back
+# to the original characters so that hits can be highlighted where the reader sees them.
+
+# Punctuation that Chinese and Western keyboards type differently for the same meaning.
+_PUNCT = {"“": '"', "”": '"', "„": '"', "‟": '"', "「": '"', "」": '"', "『": '"', "』": '"', "«": '"',
+          "»": '"', "‘": "'", "’": "'", "、": ",", "。": ".", "～": "~", "—": "-", "–": "-", "‐": "-",
+          "−": "-", "・": "·", "•": "·", "【": "[", "】": "]", "《": "<", "》": ">", "〈": "<", "〉": ">"}
+_INVISIBLE = {"\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad"}
+# Letters and digits of scripts that write spaces between words: a space between two of them is
+# kept (it separates "new citizens"), any other white space is dropped (消费 金融 = 消费金融).
+WORDCHAR = "0-9a-z\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff"
+_WS_RUN = re.compile(r"\s+")
+_WS_DROP = re.compile(f"(?<![{WORDCHAR}]) | (?![{WORDCHAR}])")
+
+
+class _CharTable(dict):
+    """str.translate table filled lazily: per character NFKC, case-fold, punctuation variants."""
+
+    def __missing__(self, code: int):
+        ch = chr(code)
+        if ch in _INVISIBLE:
+            out: str | int | None = None  # deleted
+        else:
+            folded = "".join(_PUNCT.get(c, c) for c in unicodedata.normalize("NFKC", ch).casefold())
+            folded = " " if folded.isspace() else folded
+            out = code if folded == ch else folded
+        if out is None or (isinstance(out, str) and len(out) != 1):
+            _IRREGULAR.add(ch)
+        self[code] = out
+        return out
+
+
+_IRREGULAR: set[str] = set()  # characters the table deletes or expands (filled with the table)
+_TABLE = _CharTable()
+
+
+def match_form(text: str) -> str:
+    """The string the matcher searches: fast (C-level translate, OpenCC, two regex passes)."""
+    s = to_simplified(text.translate(_TABLE))
+    return _WS_DROP.sub("", _WS_RUN.sub(" ", s))
+
+
+def match_form_with_map(text: str) -> tuple[str, list[int]]:
+    """match_form(text) and, per character of it, the index of the original character it came from.
+    Slower; used only for items that matched, to place highlights."""
+    s1 = text.translate(_TABLE)  # also fills the table, and _IRREGULAR, for every character of text
+    if _IRREGULAR.isdisjoint(text):
+        origin = list(range(len(text)))  # the common case: every character maps to one character
+    else:
+        origin = []
+        for i, ch in enumerate(text):
+            origin.extend([i] * len(ch.translate(_TABLE)))
+    s2 = to_simplified(s1)
+    if len(s2) != len(s1):  # OpenCC rewrote a phrase to another length: align the two strings
+        origin = _align(s1, s2, origin)
+    s3, origin = _sub_with_map(_WS_RUN, " ", s2, origin)
+    return _sub_with_map(_WS_DROP, "", s3, origin)
+
+
+def _sub_with_map(regex: re.Pattern, repl: str, s: str, origin: list[int]) -> tuple[str, list[int]]:
+    out: list[str] = []
+    out_origin: list[int] = []
+    last = 0
+    for m in regex.finditer(s):
+        out.append(s[last:m.start()])
+        out_origin.extend(origin[last:m.start()])
+        if repl:
+            out.append(repl)
+            out_origin.extend([origin[m.start()]] * len(repl))
+        last = m.end()
+    out.append(s[last:])
+    out_origin.extend(origin[last:])
+    return "".join(out), out_origin
+
+
+def _align(a: str, b: str, origin: list[int]) -> list[int]:
+    from difflib import SequenceMatcher
+
+    result: list[int] = []
+    for _tag, i1, i2, j1, j2 in SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        for k in range(j2 - j1):
+            src = i1 + min(k, max(i2 - i1 - 1, 0))
+            result.append(origin[min(src, len(origin) - 1)] if origin else 0)
+    return result

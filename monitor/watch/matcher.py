@@ -1,0 +1,262 @@
+"""Watchlist matching: every term of every watch in one Aho-Corasick automaton, then each watch's
+boolean tree evaluated over the hits.
+
+Both sides go through ``normalize.match_form`` (NFKC, traditional → simplified, case-folded,
+punctuation variants unified, white space dropped except between Latin words), so 消費金融
+matches 消费金融 and ``消费 金融`` matches 消费金融. Chinese terms match as substrings; a term that
+starts or ends with a Latin letter or digit must start or end on a word boundary, so ``AI``
+does not match inside ``said`` (see ``_char_class``).
+
+Deciding is the fast path (one automaton pass per field); spans mapped back onto the original
+text are computed only for the watches that matched.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+from urllib.parse import urlsplit
+
+import ahocorasick
+
+from ..text.normalize import match_form, match_form_with_map
+from .query import And, Node, Not, Term, WatchLike, parse_watch, terms
+
+_LETTER = re.compile("[a-z\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff]")
+_DIGIT = re.compile("[0-9]")
+
+
+def _char_class(ch: str) -> re.Pattern | None:
+    """Latin (Greek, Cyrillic) letters and digits form words; a term starting with a letter must
+    not continue a run of letters, one starting with a digit not a run of digits. So AI does not
+    match inside said, 3亿 not inside 13亿, but ETF does match 科创50ETF."""
+    if _LETTER.match(ch):
+        return _LETTER
+    if _DIGIT.match(ch):
+        return _DIGIT
+    return None
+TEXT_FIELDS = ("title", "summary", "content")
+MAX_SPANS_PER_TERM = 5
+_FIELDS_OF = {None: TEXT_FIELDS, "title": ("title",), "source": ("source",)}
+
+
+@dataclass(frozen=True)
+class Doc:
+    """What a watch looks at. ``source`` is the outlet, feed name and host, for ``source:``."""
+
+    title: str
+    summary: str = ""
+    content: str = ""
+    source: str = ""
+
+
+def doc_of(title: str | None, summary: str | None, content: str | None, source: str | None,
+           url: str | None, feed_name: str | None) -> Doc:
+    """What ``source:`` looks at: the outlet, the feed's name and the link's host."""
+    host = urlsplit(url).hostname if url else None
+    return Doc(title=title or "", summary=summary or "", content=content or "",
+               source=" | ".join(s for s in (source, feed_name, host) if s))
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A matched term: ``start``/``end`` index the original (display) text of ``field``."""
+
+    term: str
+    field: str
+    start: int
+    end: int
+
+    def as_json(self) -> dict:
+        return {"term": self.term, "field": self.field, "start": self.start, "end": self.end}
+
+
+@dataclass
+class WatchResult:
+    watch: str
+    matched: bool
+    hits: list[Hit] = field(default_factory=list)  # positive terms found (for a match: why)
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    text: str  # match form
+    left: re.Pattern | None  # the class the character before a hit must not be in
+    right: re.Pattern | None
+
+
+class NamedWatch(WatchLike, Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+class Matcher:
+    """Compiled once per config load; ``decide`` is safe to call from any thread."""
+
+    @classmethod
+    def for_watches(cls, watches: Iterable[NamedWatch]) -> Matcher:
+        return cls((w.name, parse_watch(w)) for w in watches)
+
+    def __init__(self, watches: Iterable[tuple[str, Node]]):
+        self.watches: list[tuple[str, Node]] = list(watches)
+        self._patterns: list[_Pattern] = []
+        index: dict[str, int] = {}
+        self._term_pattern: dict[Term, int] = {}
+        for _, tree in self.watches:
+            for term in terms(tree):
+                key = match_form(term.text).strip()
+                if not key:
+                    continue
+                if key not in index:
+                    index[key] = len(self._patterns)
+                    self._patterns.append(_Pattern(key, _char_class(key[0]), _char_class(key[-1])))
+                self._term_pattern[term] = index[key]
+        # Only a positive term can make a watch match (the query parser refuses all-negative
+        # queries), so an item is checked only against the watches one of its hits belongs to.
+        self._by_pattern: dict[int, list[int]] = {}
+        for w, (_, tree) in enumerate(self.watches):
+            for term in _positive_terms(tree):
+                if term in self._term_pattern:
+                    self._by_pattern.setdefault(self._term_pattern[term], []).append(w)
+        self._positives: dict[str, list[tuple[str, int, tuple[str, ...]]]] = {
+            name: list(dict.fromkeys((t.text, self._term_pattern[t], _FIELDS_OF[t.field])
+                                     for t in _positive_terms(tree) if t in self._term_pattern))
+            for name, tree in self.watches
+        }
+        # Built from our own tree (integers and operators only), never from query text.
+        self._compiled = [eval(f"lambda T, X, S: {self._compile(tree)}") for _, tree in self.watches]
+        self._lengths = [len(p.text) for p in self._patterns]
+        self._automaton = ahocorasick.Automaton()
+        for i, p in enumerate(self._patterns):
+            self._automaton.add_word(p.text, i)
+        if self._patterns:
+            self._automaton.make_automaton()
+
+    # -- deciding --------------------------------------------------------------------------
+
+    def _found(self, text: str) -> set[int]:
+        """Pattern ids that occur in ``text`` (already in match form), boundaries respected."""
+        if not text or not self._patterns:
+            return set()
+        found: set[int] = set()
+        for end, pid in self._automaton.iter(text):
+            if pid not in found and self._bounded(text, end, pid):
+                found.add(pid)
+        return found
+
+    def _bounded(self, text: str, end: int, pid: int) -> bool:
+        """A Latin word or number matches whole (AI not in said); Chinese needs no boundary."""
+        p = self._patterns[pid]
+        if p.left is None and p.right is None:
+            return True
+        start = end - len(p.text) + 1
+        if p.left is not None and start > 0 and p.left.match(text[start - 1]):
+            return False
+        return not (p.right is not None and end + 1 < len(text) and p.right.match(text[end + 1]))
+
+    def _present(self, doc: Doc) -> dict[str, set[int]]:
+        text = self._found(match_form(doc.content)) if doc.content else set()
+        if doc.summary:
+            text |= self._found(match_form(doc.summary))
+        return {
+            "title": self._found(match_form(doc.title)) if doc.title else set(),
+            "text": text,
+            "source": self._found(match_form(doc.source)) if doc.source else set(),
+        }
+
+    def decide(self, doc: Doc) -> list[str]:
+        """Names of the watches ``doc`` matches."""
+        present = self._present(doc)
+        title, text, source = present["title"], present["text"], present["source"]
+        candidates = sorted({w for field_hits in present.values() for pid in field_hits
+                             for w in self._by_pattern.get(pid, ())})
+        return [self.watches[w][0] for w in candidates if self._compiled[w](title, text, source)]
+
+    def _compile(self, node: Node) -> str:
+        """The tree as a Python expression over the hit sets T (title), X (text), S (source):
+        evaluated by the interpreter directly, several times faster than walking the tree."""
+        if isinstance(node, Term):
+            pid = self._term_pattern.get(node)
+            if pid is None:
+                return "False"
+            if node.field == "title":
+                return f"({pid} in T)"
+            if node.field == "source":
+                return f"({pid} in S)"
+            return f"({pid} in T or {pid} in X)"
+        if isinstance(node, Not):
+            return f"(not {self._compile(node.child)})"
+        joiner = " and " if isinstance(node, And) else " or "
+        return "(" + joiner.join(self._compile(c) for c in node.children) + ")"
+
+    # -- explaining ------------------------------------------------------------------------
+
+    def match(self, doc: Doc) -> list[WatchResult]:
+        """Matched watches with their hits mapped onto the original text."""
+        names = self.decide(doc)
+        if not names:
+            return []
+        spans = _SpanFinder(self, doc)
+        return [WatchResult(n, True, spans.hits_for(self._positives[n])) for n in names]
+
+    def explain(self, doc: Doc) -> list[WatchResult]:
+        """Every watch, matched or not, with the positive terms found and where."""
+        matched = set(self.decide(doc))
+        spans = _SpanFinder(self, doc)
+        return [WatchResult(name, name in matched, spans.hits_for(self._positives[name])) for name, _ in self.watches]
+
+
+class _SpanFinder:
+    """Runs the automaton over each field's mapped match form once, then answers per watch."""
+
+    def __init__(self, matcher: Matcher, doc: Doc):
+        self.spans: dict[str, dict[int, list[tuple[int, int]]]] = {}
+        self._hits: dict[tuple[str, int, tuple[str, ...]], list[Hit]] = {}  # shared by the watches
+        self._present: set[int] = set()
+        if not matcher._patterns:
+            return
+        lengths = matcher._lengths
+        for name in (*TEXT_FIELDS, "source"):
+            original = getattr(doc, name)
+            if not original:
+                continue
+            text, origin = match_form_with_map(original)
+            per: dict[int, list[tuple[int, int]]] = {}
+            # Each occurrence is checked for its own boundaries: "AI" elsewhere in a text does
+            # not make the "ai" inside "said" a highlight.
+            for end, pid in matcher._automaton.iter(text):
+                got = per.get(pid)
+                if got is not None and len(got) >= MAX_SPANS_PER_TERM:
+                    continue
+                if not matcher._bounded(text, end, pid):
+                    continue
+                span = (origin[end - lengths[pid] + 1], origin[end] + 1)
+                if got is None:
+                    per[pid] = [span]
+                elif span not in got:
+                    got.append(span)
+            self.spans[name] = per
+        self._present = {pid for per in self.spans.values() for pid in per}
+
+    def hits_for(self, positives: list[tuple[str, int, tuple[str, ...]]]) -> list[Hit]:
+        hits: list[Hit] = []
+        for key in positives:
+            if key[1] not in self._present:
+                continue
+            got = self._hits.get(key)
+            if got is None:
+                text, pid, fields = key
+                got = [Hit(text, f, s, e) for f in fields for s, e in self.spans.get(f, {}).get(pid, ())]
+                self._hits[key] = got
+            hits.extend(got)
+        # A term named twice with overlapping fields (新市民 and title:新市民) gives a hit once.
+        return list(dict.fromkeys(hits))
+
+
+def _positive_terms(node: Node, negated: bool = False) -> list[Term]:
+    if isinstance(node, Term):
+        return [] if negated else [node]
+    if isinstance(node, Not):
+        return _positive_terms(node.child, not negated)
+    return [t for c in node.children for t in _positive_terms(c, negated)]

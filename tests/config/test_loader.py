@@ -1,0 +1,152 @@
+"""A bad config refuses to start with exit 2 and names the file, the line and the key path."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from datetime import timedelta
+
+import pytest
+
+from monitor.cli import main
+from monitor.config import ConfigError, load_config
+from monitor.config.durations import parse_duration
+
+GOOD = textwrap.dedent(
+    """\
+    timezone: Asia/Shanghai
+    database: sqlite:///data/monitor.db
+    seeds: seeds/
+    poll_interval: 30m
+    feeds:
+      - name: local
+        url: http://127.0.0.1:9/feed.xml
+        interval: 15m
+    watches:
+      - name: 新市民
+        query: '新市民 OR "new citizens"'
+      - name: 消费金融
+        keywords: [消费金融, 消金]
+        alert: immediate
+    digest:
+      schedule: "0 8 * * *"
+      recipients: [analyst@example.com]
+    mail:
+      from: monitor@example.com
+      transport: file
+      outbox: outbox/
+    """
+)
+
+
+def write(tmp_path, text):
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def errors_of(tmp_path, text, env=None) -> list[str]:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as exc:
+        load_config(path, environ=env or {})
+    return exc.value.problems
+
+
+def test_good_config_loads_and_resolves_paths(tmp_path):
+    config = load_config(write(tmp_path, GOOD), environ={})
+    assert config.watches[1].alert == "immediate"
+    assert config.feeds[0].interval == timedelta(minutes=15)
+    assert config.seeds == (tmp_path / "seeds").resolve()
+    assert config.mail.outbox == (tmp_path / "outbox").resolve()
+    # relative SQLite paths resolve against the config's folder, not the working directory
+    assert config.database == f"sqlite:///{(tmp_path / 'data' / 'monitor.db').resolve()}"
+    nxt = config.next_digest()
+    assert (nxt.hour, nxt.minute) == (8, 0) and str(nxt.tzinfo) == "Asia/Shanghai"
+
+
+def test_database_env_overrides(tmp_path):
+    config = load_config(write(tmp_path, GOOD), environ={"MONITOR_DATABASE": "postgresql://u@127.0.0.1/x"})
+    assert config.database == "postgresql://u@127.0.0.1/x"
+
+
+@pytest.mark.parametrize(
+    "old,new,line,keypath,words",
+    [
+        ("poll_interval: 30m", "poll_intervall: 30m", 4, "poll_intervall", "unknown key"),
+        ("    interval: 15m", "    interval: soon", 8, "feeds[0].interval", "not a duration"),
+        ("  schedule: \"0 8 * * *\"", "  schedule: \"0 25 * * *\"", 16, "digest.schedule", "cron"),
+        ("  schedule: \"0 8 * * *\"", "  schedule: \"daily\"", 16, "digest.schedule", "cron"),
+        ("    alert: immediate", "    alert: hourly", 14, "watches[1].alert", "immediate"),
+        ("  - name: 消费金融", "  - name: 新市民", 12, "watches[1].name", "duplicate name"),
+        ("  recipients: [analyst@example.com]", "  recipients: analyst", 17, "digest.recipients", "list"),
+        ("    query: '新市民 OR \"new citizens\"'", "    query: '新市民 (贷款 OR'", 11, "watches[0].query",
+         "position"),
+        ("timezone: Asia/Shanghai", "timezone: Asia/Beijing", 1, "timezone", "unknown time zone"),
+        ("    url: http://127.0.0.1:9/feed.xml", "    url: 127.0.0.1/feed", 7, "feeds[0].url", "http"),
+        ("  - name: local", "  - nam: local", 6, "feeds[0]", ""),
+    ],
+)
+def test_each_fault_names_file_line_and_key(tmp_path, old, new, line, keypath, words):
+    assert old in GOOD
+    problems = errors_of(tmp_path, GOOD.replace(old, new))
+    hit = [p for p in problems if f"config.yaml:{line}: {keypath}" in p]
+    assert hit, problems
+    assert words in hit[0]
+
+
+def test_missing_password_env_is_an_error_only_for_smtp(tmp_path):
+    smtp = GOOD.replace(
+        "  transport: file\n",
+        "  transport: smtp\n  smtp:\n    host: 127.0.0.1\n    port: 2525\n    password_env: MONITOR_TEST_SMTP_PW\n",
+    )
+    problems = errors_of(tmp_path, smtp, env={})
+    assert any("config.yaml:24: mail.smtp.password_env" in p and "MONITOR_TEST_SMTP_PW" in p for p in problems), problems
+    assert load_config(write(tmp_path, smtp), environ={"MONITOR_TEST_SMTP_PW": "x"}).mail.smtp.port == 2525
+
+
+def test_yaml_syntax_error_and_duplicate_keys(tmp_path):
+    problems = errors_of(tmp_path, GOOD.replace("  outbox: outbox/", "  outbox: [outbox/"))
+    assert any("YAML syntax error" in p for p in problems), problems
+    problems = errors_of(tmp_path, GOOD + "timezone: UTC\n")
+    assert any("config.yaml:22: timezone: key given twice (first at line 1)" in p for p in problems), problems
+
+
+def test_all_problems_reported_at_once(tmp_path):
+    bad = GOOD.replace("poll_interval: 30m", "poll_interval: -3").replace("alert: immediate", "alert: now")
+    assert len(errors_of(tmp_path, bad)) == 2
+
+
+@pytest.mark.parametrize("text,seconds", [("30m", 1800), ("1h30m", 5400), ("2d", 172800), ("45s", 45), (90, 90)])
+def test_durations(text, seconds):
+    assert parse_duration(text).total_seconds() == seconds
+
+
+@pytest.mark.parametrize("text", ["", "m", "30x", "-5m", "0", "1h foo", True])
+def test_bad_durations(text):
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+def test_check_exit_status_and_message(tmp_path, capsys):
+    path = write(tmp_path, GOOD.replace("alert: immediate", "alert: hourly"))
+    assert main(["--config", str(path), "check"]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:14: watches[1].alert" in err
+
+    good = write(tmp_path, GOOD)
+    assert main(["check", "--config", str(good)]) == 0
+    out = capsys.readouterr().out
+    assert "1 plain" in out and "next 20" in out and "CST" in out
+
+
+def test_console_script_exits_2_on_bad_config(tmp_path):
+    path = write(tmp_path, GOOD.replace("poll_interval: 30m", "poll_interval: often"))
+    proc = subprocess.run([sys.executable, "-m", "monitor", "check"], capture_output=True, text=True,
+                          env={"MONITOR_CONFIG": str(path), "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 2
+    assert f"{path}:4: poll_interval: 'often' is not a duration" in proc.stderr
+
+
+def test_missing_config_file(tmp_path, capsys):
+    assert main(["--config", str(tmp_path / "nope.yaml"), "check"]) == 2
+    assert "no such config file" in capsys.readouterr().err

@@ -1,0 +1,41 @@
+"""Polling a config against the test feed server: the set-up most integration tests share."""
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import select
+
+from monitor.config import load_config
+from monitor.pipeline.poll import FeedResult, poll
+from monitor.store import Database
+from monitor.store.models import Feed
+
+
+def rss(items: list[tuple[str, str]], *, ttl: int | None = None, encoding: str = "utf-8") -> bytes:
+    body = "".join(
+        f"<item><title>{t}</title><link>https://news.example.com/{g}.html?utm_source=rss</link>"
+        f"<guid>{g}</guid><description>&lt;p&gt;{t} 正文&lt;/p&gt;&lt;script&gt;bad()&lt;/script&gt;</description>"
+        f"<pubDate>Mon, 16 Nov 2026 08:00:00 +0800</pubDate></item>"
+        for g, t in items
+    )
+    ttl_tag = f"<ttl>{ttl}</ttl>" if ttl else ""
+    return (f'<?xml version="1.0" encoding="{encoding}"?><rss version="2.0"><channel><title>t</title>{ttl_tag}'
+            f"{body}</channel></rss>").encode(encoding)
+
+
+def setup(make_config, feeds: list[dict], **fetch):
+    """A config with these feeds (short timeouts) and its migrated database."""
+    path = make_config({"feeds": feeds, "fetch": {"connect_timeout": "2s", "read_timeout": "2s", **fetch}})
+    config = load_config(path)
+    db = Database(config.database)
+    db.migrate()
+    return config, db
+
+
+def run_poll(config, db, **kw) -> dict[str, FeedResult]:
+    return {r.feed: r for r in asyncio.run(poll(config, db, owner="test", **kw))}
+
+
+def feed_row(db, name) -> Feed:
+    with db.session() as s:
+        return s.scalar(select(Feed).where(Feed.name == name))
