@@ -13,6 +13,7 @@ from pathlib import Path
 from .. import __version__
 from ..config import ConfigError, default_config_path, load_config
 from ..errors import StoreError
+from ..store import DATABASE_ERRORS, display_url, trouble
 from . import admin, feeds, items, mail, status
 from .common import EXIT_CONFIG, EXIT_FAILED
 from .logs import setup_logging
@@ -39,6 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(config, args) or 0
     except StoreError as e:
         print(f"monitor: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    except DATABASE_ERRORS as e:
+        print(f"monitor: {trouble(e, display_url(config.database))}", file=sys.stderr)
         return EXIT_FAILED
     except BrokenPipeError:  # `monitor items --json | head`
         sys.stderr.close()

@@ -13,6 +13,7 @@ from ..mail.compose import compose, queue_digests
 from ..mail.outbox import send_due
 from ..mail.transports import transport_for
 from ..store import deliveries
+from ..store.leases import release_dead_leases
 from ..store.models import Delivery
 from .common import EXIT_CONFIG, local, open_db
 
@@ -44,6 +45,7 @@ def cmd_digest(config: Config, args: argparse.Namespace) -> int:
         print("monitor digest: give --preview FILE.html or --send", file=sys.stderr)
         return EXIT_CONFIG
     db = open_db(config, migrate=True)
+    release_dead_leases(db)  # an earlier send killed mid-way is this one's to finish
     ids = queue_digests(db, config, now=now, manual=args.now, config_path=path)
     if not ids:
         print("nothing to send: this period's digest was already recorded, nothing is new (and "
@@ -72,6 +74,7 @@ def _preview(config: Config, target: Path, now: datetime, path: str) -> int:
 def cmd_outbox(config: Config, args: argparse.Namespace) -> int:
     if args.action == "retry":
         db = open_db(config, migrate=True)
+        release_dead_leases(db)  # "sending" rows of a killed process on this host come back too
         with db.begin() as session:
             n = deliveries.retry_failed(session)
         results = send_due(db, config, transport_for(config))

@@ -60,8 +60,8 @@ def gather(session: Session, config: Config, now: datetime | None = None) -> dic
                                                "created": _iso(last.created_at), "sent": _iso(last.sent_at)},
             "next": _iso(config.next_digest(now.astimezone(config.tz))),
         },
-        "outbox": {"pending": outbox.pending, "failed": outbox.failed, "sent": outbox.sent,
-                   "oldest_unsent": _iso(outbox.oldest_unsent)},
+        "outbox": {"pending": outbox.pending, "failed": outbox.failed, "given_up": outbox.given_up,
+                   "sent": outbox.sent, "oldest_unsent": _iso(outbox.oldest_unsent)},
     }
 
 
@@ -93,5 +93,6 @@ def print_status(st: dict, config: Config) -> None:
     last_s = f"{last['period']} ({last['status']}, sent {local(last['sent'])})" if last else "none yet"
     print(f"digest    last {last_s}; next {local(d['next'])} ('{d['schedule']}')")
     o = st["outbox"]
-    print(f"outbox    {o['pending']} pending, {o['failed']} failed, {o['sent']} sent"
+    given_up = f" ({o['given_up']} refused for good: monitor outbox)" if o["given_up"] else ""
+    print(f"outbox    {o['pending']} pending, {o['failed']} failed{given_up}, {o['sent']} sent"
           + (f"; oldest unsent from {local(o['oldest_unsent'])}" if o["oldest_unsent"] else ""))

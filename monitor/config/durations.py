@@ -1,10 +1,12 @@
 """Human durations in config: ``30m``, ``1h30m``, ``2d``, ``45s`` (or a bare number of seconds)."""
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+LONGEST = timedelta(days=3650)  # past this a duration is a typo (and soon too large for datetime)
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
 
 
@@ -28,8 +30,10 @@ def parse_duration(value: object) -> timedelta:
                 raise ValueError(f"{value!r} is not a duration like 30m, 1h30m, 2d or 45s")
     else:
         raise ValueError(f"{value!r} is not a duration like 30m, 1h or 2d")
-    if seconds <= 0:
+    if math.isnan(seconds) or seconds <= 0:
         raise ValueError(f"{value!r}: a duration must be positive")
+    if seconds > LONGEST.total_seconds():
+        raise ValueError(f"{value!r} is longer than {LONGEST.days} days")
     return timedelta(seconds=seconds)
 
 

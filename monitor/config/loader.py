@@ -86,14 +86,7 @@ def load_config(path: Path | str | None = None, *, environ: dict[str, str] | Non
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(path, [f"{shown}: cannot read config: {e}"]) from None
 
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        reason = getattr(e, "problem", None) or str(e)
-        raise ConfigError(path, [f"{shown}:{line}: YAML syntax error: {reason}"]) from None
+    node, data = _parse_yaml(path, shown, text)
     if not isinstance(data, dict):
         raise ConfigError(path, [f"{shown}:1: the config must be a mapping of keys (timezone:, feeds:, watches:, ...)"])
 
@@ -125,6 +118,53 @@ def load_config(path: Path | str | None = None, *, environ: dict[str, str] | Non
     if problems:
         raise ConfigError(path, problems)
     return config
+
+
+MAX_VALUES = 100_000  # a config has hundreds; a "billion laughs" of aliases has billions
+MAX_DEPTH = 50
+
+
+def _parse_yaml(path: Path, shown: str, text: str) -> tuple[yaml.Node | None, Any]:
+    """One parse, with what aliases expand to bounded before anything walks the values: a 1 KB
+    alias bomb otherwise grows without limit in the walks that follow."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is not None:
+            _check_size(path, shown, node)
+        return node, (loader.construct_document(node) if node is not None else None)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        reason = getattr(e, "problem", None) or str(e)
+        raise ConfigError(path, [f"{shown}:{line}: YAML syntax error: {reason}"]) from None
+    except RecursionError:
+        raise ConfigError(path, [f"{shown}: nested too deeply to be a config"]) from None
+    finally:
+        loader.dispose()
+
+
+def _check_size(path: Path, shown: str, root: yaml.Node) -> None:
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node, depth: int) -> int:
+        if id(node) in sizes:  # an alias: its node's expanded size is known
+            return sizes[id(node)]
+        if depth > MAX_DEPTH:
+            raise ConfigError(path, [f"{shown}:{node.start_mark.line + 1}: nested deeper than {MAX_DEPTH} levels"])
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        total = 1 + sum(size(c, depth + 1) for c in children)
+        if total > MAX_VALUES:
+            raise ConfigError(path, [f"{shown}:{node.start_mark.line + 1}: more than {MAX_VALUES:,} values once "
+                                     "aliases are expanded: refusing it (an alias bomb?)"])
+        sizes[id(node)] = total
+        return total
+
+    size(root, 0)
 
 
 def _message(err: dict[str, Any]) -> str:

@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from .durations import parse_duration
+from .durations import format_duration, parse_duration
 from .schedule import cron_trigger, next_fire
 
 
@@ -29,7 +29,38 @@ def _duration(value: Any) -> timedelta:
     return parse_duration(value)
 
 
+def _at_most(longest: timedelta, what: str) -> Any:
+    def check(value: Any) -> timedelta:
+        td = _duration(value)
+        if td > longest:
+            raise ValueError(f"{value!r} is too long for {what} (at most {format_duration(longest)})")
+        return td
+    return BeforeValidator(check)
+
+
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
+Interval = Annotated[timedelta, _at_most(timedelta(days=30), "an interval")]
+Timeout = Annotated[timedelta, _at_most(timedelta(minutes=10), "a timeout")]
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def _name(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("a name must be a non-empty string")
+    if _CONTROL.search(value) or len(value) > 200:
+        raise ValueError(f"{value[:40]!r}: a name is at most 200 characters, without control characters")
+    return value
+
+
+def _path(value: Any) -> Any:
+    if isinstance(value, str) and (_CONTROL.search(value) or len(value) > 4096):
+        raise ValueError(f"{value[:40]!r} is not a usable path (control characters, or too long)")
+    return value
+
+
+Name = Annotated[str, BeforeValidator(_name)]
+SafePath = Annotated[Path, BeforeValidator(_path)]
 
 _DB_URL = re.compile(r"^(?P<backend>[A-Za-z][\w+]*)://")
 _EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
@@ -65,9 +96,9 @@ class _Strict(BaseModel):
 
 
 class FeedConfig(_Strict):
-    name: str = Field(min_length=1)
+    name: Name
     url: str
-    interval: Duration | None = None  # default: the top-level poll_interval
+    interval: Interval | None = None  # default: the top-level poll_interval
     encoding: str | None = None  # override when a feed lies about its charset
     full_text: bool = False  # fetch each new item's page and extract the article
     enabled: bool = True
@@ -86,9 +117,9 @@ class FeedConfig(_Strict):
 class SearchFeedConfig(_Strict):
     """A URL template; one feed is made per watch with ``{query}`` filled in (URL-encoded)."""
 
-    name: str = Field(min_length=1)
+    name: Name
     url: str
-    interval: Duration | None = None
+    interval: Interval | None = None
     encoding: str | None = None
     enabled: bool = True
 
@@ -107,7 +138,7 @@ class SearchFeedConfig(_Strict):
 
 
 class WatchConfig(_Strict):
-    name: str = Field(min_length=1)
+    name: Name
     query: str | None = None
     keywords: list[str] | None = None  # shorthand: any of these
     alert: Literal["digest", "immediate"] = "digest"
@@ -123,6 +154,9 @@ class WatchConfig(_Strict):
             raise ValueError("keywords: must be a non-empty list of non-empty strings")
         if self.query is not None and not self.query.strip():
             raise ValueError("query: is empty")
+        for text in [self.query or "", *(self.keywords or [])]:
+            if _CONTROL.search(text) or len(text) > 2000:
+                raise ValueError("a query is at most 2,000 characters, without control characters")
         return self
 
     @property
@@ -137,11 +171,11 @@ class DigestConfig(_Strict):
     send_empty: bool = False
     # Items per watch shown in full (snippet, outlets); the rest are listed as linked titles, so a
     # catch-up after days away stays readable (and under Gmail's 102 KB clipping) yet skips nothing.
-    full_items: int = Field(default=25, ge=1)
+    full_items: int = Field(default=25, ge=1, le=1000)
     # Stories listed per watch in one email, newest first. Older ones are counted, named by a
     # command that lists them, and count as delivered: one email stays bounded in size and in the
     # memory it takes to compose, whatever a broad watch or a week away has piled up.
-    max_items: int = Field(default=200, ge=1)
+    max_items: int = Field(default=200, ge=1, le=10_000)
 
     @field_validator("schedule")
     @classmethod
@@ -149,9 +183,11 @@ class DigestConfig(_Strict):
         if len(v.split()) != 5:
             raise ValueError(f"{v!r} is not a 5-field cron expression like '0 8 * * *'")
         try:
-            cron_trigger(v)
+            trigger = cron_trigger(v)
         except ValueError as e:
             raise ValueError(f"bad cron expression {v!r}: {e}") from None
+        if trigger.get_next_fire_time(None, datetime.now(trigger.timezone)) is None:
+            raise ValueError(f"{v!r} never fires (no such date, e.g. 31 February): no digest would ever be sent")
         return v
 
 
@@ -162,15 +198,15 @@ class SmtpConfig(_Strict):
     ssl: bool = False  # implicit TLS (port 465)
     username: str | None = None
     password_env: str | None = None  # the NAME of the environment variable holding the password
-    timeout: Duration = timedelta(seconds=30)
+    timeout: Timeout = timedelta(seconds=30)
 
 
 class MailConfig(_Strict):
     from_: Email = Field(alias="from")
     transport: Literal["file", "smtp"] = "file"
-    outbox: Path = Path("outbox")
+    outbox: SafePath = Path("outbox")
     smtp: SmtpConfig | None = None
-    templates: Path | None = None  # a folder whose templates override the bundled ones
+    templates: SafePath | None = None  # a folder whose templates override the bundled ones
     alert_subject: str = "[新闻提醒] {watches}: {count} 条"  # fields: {watches}, {count}, {date}
 
     @model_validator(mode="after")
@@ -183,17 +219,17 @@ class MailConfig(_Strict):
 class FetchConfig(_Strict):
     concurrency: int = Field(20, ge=1, le=500)
     per_host: int = Field(4, ge=1, le=100)
-    connect_timeout: Duration = timedelta(seconds=10)
-    read_timeout: Duration = timedelta(seconds=30)
-    max_bytes: int = Field(20 * 1024 * 1024, ge=1024)
-    max_interval: Duration = timedelta(hours=24)  # cap for back-off, ttl and max-age
+    connect_timeout: Timeout = timedelta(seconds=10)
+    read_timeout: Timeout = timedelta(seconds=30)
+    max_bytes: int = Field(20 * 1024 * 1024, ge=1024, le=1024**3)
+    max_interval: Interval = timedelta(hours=24)  # cap for back-off, ttl and max-age
 
 
 class Config(_Strict):
     timezone: str = "Asia/Shanghai"
     database: str = "sqlite:///data/monitor.db"
-    seeds: Path | None = Path("seeds")
-    poll_interval: Duration = timedelta(minutes=30)
+    seeds: SafePath | None = Path("seeds")
+    poll_interval: Interval = timedelta(minutes=30)
     retention: Duration | None = None  # drop non-seed items older than this; None keeps all
     fetch: FetchConfig = FetchConfig()
     search_feeds: list[SearchFeedConfig] = []
@@ -210,8 +246,8 @@ class Config(_Strict):
     def _tz(cls, v: str) -> str:
         try:
             ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r} (use an IANA name such as Asia/Shanghai)") from None
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name longer than a file name
+            raise ValueError(f"unknown time zone {v[:60]!r} (use an IANA name such as Asia/Shanghai)") from None
         return v
 
     @field_validator("database")

@@ -11,6 +11,7 @@ import asyncio
 import functools
 import logging
 import signal
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,7 +29,7 @@ from ..mail.outbox import send_due
 from ..mail.transports import transport_for
 from ..pipeline.poll import poll
 from ..pipeline.process import Processor
-from ..store import Database, instance_id, items
+from ..store import DATABASE_ERRORS, Database, instance_id, items, trouble
 from ..store.leases import release_dead_leases
 from . import http, memory
 from .lock import hold_single_instance
@@ -49,6 +50,9 @@ def _tracked(job):
         self.inflight.add(task)
         try:
             return await job(self, *args, **kwargs)
+        except asyncio.CancelledError:  # cut off at the end of the grace period: expected, not an error
+            log.info("%s stopped by the shutdown", job.__name__)
+            return None
         finally:
             self.inflight.discard(task)
             if not self.inflight:
@@ -67,6 +71,7 @@ class Daemon:
         self.processor = Processor(config)  # the watch automaton, compiled once per config load
         self.transport = transport_for(config)
         self.outbox_lock = asyncio.Lock()
+        self.sends_stop = threading.Event()  # set at the grace deadline: no send starts, one in progress is cut
         self.metrics = Metrics(self.db)
         self.started = time.time()
         self.last_tick: float | None = None
@@ -110,8 +115,8 @@ class Daemon:
         started = time.monotonic()
         try:
             results = await poll(self.config, self.db, owner=instance_id(), processor=self.processor)
-        except Exception:
-            log.exception("poll failed; will try again at the next tick")
+        except Exception as e:
+            self._failed(e, "poll failed; will try again at the next tick")
             return
         finally:
             self.last_tick = time.time()
@@ -148,25 +153,34 @@ class Daemon:
             ids = await asyncio.to_thread(queue, self.db, self.config, config_path=str(self.config_path))
             if ids:
                 log.info("%s recorded: deliveries %s", what, ", ".join(map(str, ids)))
-        except Exception:
-            log.exception("composing %s failed; the next run (or a restart) tries again", what)
+        except Exception as e:
+            self._failed(e, f"composing {what} failed; the next run (or a restart) tries again")
         await self.outbox_job()
 
     @_tracked
     async def outbox_job(self) -> None:
         async with self.outbox_lock:  # the cron, the alert and the retry job never send side by side
             try:
-                results = await asyncio.to_thread(send_due, self.db, self.config, self.transport)
+                results = await asyncio.to_thread(send_due, self.db, self.config, self.transport,
+                                                  stop=self.sends_stop)
                 self.metrics.sends(results)
-            except Exception:
-                log.exception("sending the outbox failed; retried in %ds", OUTBOX_SECONDS)
+            except Exception as e:
+                self._failed(e, f"sending the outbox failed; retried in {OUTBOX_SECONDS}s")
 
     @_tracked
     async def maintenance(self) -> None:
         try:
             await asyncio.to_thread(self._maintenance)
-        except Exception:
-            log.exception("maintenance failed; tried again in 6 hours")
+        except Exception as e:
+            self._failed(e, "maintenance failed; tried again in 6 hours")
+
+    def _failed(self, e: Exception, what: str) -> None:
+        """A job's failure in the log: one line for database trouble (foreseeable: locked, full,
+        unreachable), the traceback for anything else (a bug)."""
+        if isinstance(e, DATABASE_ERRORS):
+            log.error("%s: %s", what, trouble(e, self.db.shown))
+        else:
+            log.exception("%s", what)
 
     def _maintenance(self) -> None:
         """Retention (non-seed items older than ``retention``) and fresh planner statistics."""
@@ -252,11 +266,18 @@ class Daemon:
         if pending:
             log.info("waiting up to %ds for %d running jobs", GRACE_SECONDS, len(pending))
             _, late = await asyncio.wait(pending, timeout=GRACE_SECONDS)
-            for t in late:
-                t.cancel()
             if late:
-                log.warning("cancelled %d jobs still running after %ds", len(late), GRACE_SECONDS)
-                await asyncio.wait(late, timeout=5)
+                # A send blocked on a hanging server is cut off (it goes back to pending, for the
+                # next process); then whatever still runs is cancelled.
+                self.sends_stop.set()
+                self.transport.abort()
+                _, late = await asyncio.wait(late, timeout=3)
+                for t in late:
+                    t.cancel()
+                if late:
+                    await asyncio.wait(late, timeout=5)
+                log.warning("cut off the jobs still running after %ds; the next start takes up their work",
+                            GRACE_SECONDS)
         self.scheduler.shutdown(wait=False)
 
     def _stop(self, sig: signal.Signals) -> None:

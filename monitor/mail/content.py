@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from ..config import Config, WatchConfig
 from ..config.schedule import missed_periods
 from ..store import Session, digests, feeds
-from ..store.deliveries import last_digest_created
+from ..store.deliveries import last_digest_created, undeliverable
 from ..store.items import ItemView, item_views
 from ..watch.query import query_text
 from .render import TITLE_MAX
@@ -25,6 +25,7 @@ SNIPPET = 90  # characters either side of the first hit
 CHART_DAYS = 7
 CHART_HEIGHT = 36
 FAILING_AFTER = timedelta(hours=24)
+UNDELIVERABLE_SHOWN = timedelta(days=7)  # emails refused for good are listed in digests this long
 ALERT_WINDOW = timedelta(days=2)  # an alert is news: older items found by a rematch go to the digest only
 
 Kind = Literal["digest", "alert"]
@@ -74,6 +75,14 @@ class FailingFeed:
 
 
 @dataclass
+class Undeliverable:
+    recipients: str
+    subject: str
+    error: str
+    created: datetime
+
+
+@dataclass
 class Digest:
     kind: Kind
     recipients: list[str]
@@ -83,6 +92,7 @@ class Digest:
     sections: list[Section]
     catch_up: str | None = None
     failing: list[FailingFeed] = field(default_factory=list)
+    undeliverable: list[Undeliverable] = field(default_factory=list)
     config_path: str = ""
     full_items: int = 25  # per watch; the rest as a list of linked titles
     max_items: int = 200  # listed per watch; older ones counted (Section.unlisted)
@@ -142,6 +152,8 @@ def build(session: Session, config: Config, kind: Kind, recipients: str, watches
     if kind == "digest":
         digest.catch_up = _catch_up(session, config, recipients, now)
         digest.failing = failing_feeds(session, now)
+        digest.undeliverable = [Undeliverable(d.recipients, d.subject, d.last_error or "", d.created_at)
+                                for d in undeliverable(session, now - UNDELIVERABLE_SHOWN)]
     return digest
 
 

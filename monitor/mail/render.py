@@ -17,6 +17,8 @@ import css_inline
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
+from ..text.clean import clean_line, clean_text
+
 TITLE_MAX = 200  # characters of a title shown; content farms send 1,000-character titles
 HEADER_MAX = 180
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
@@ -26,7 +28,7 @@ _inliner = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=
 
 def header_safe(value: str, limit: int = HEADER_MAX) -> str:
     """A header value built from feed data: one line, no control characters, bounded length."""
-    value = " ".join(_CONTROL.sub(" ", value or "").split())
+    value = clean_line(value)
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
@@ -74,9 +76,18 @@ def environment(override: Path | None = None) -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_printable,
     )
     env.filters.update(marked=marked, bracketed=bracketed, safe_url=safe_url, cut=cut, local=_local)
     return env
+
+
+def _printable(value: object) -> object:
+    """Every value a template prints, in both parts, without control characters (whatever an
+    override template prints, and whatever reached the database before cleaning existed)."""
+    if isinstance(value, Markup):
+        return Markup(clean_text(value))
+    return clean_text(value) if isinstance(value, str) else value
 
 
 def _local(dt: datetime, tz, fmt: str = "%Y-%m-%d %H:%M") -> str:

@@ -5,10 +5,13 @@ A transport raises on failure; the outbox decides about retries.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import smtplib
+import socket
 import ssl
 import tempfile
+import threading
 from collections.abc import Mapping
 from datetime import datetime
 from email.message import EmailMessage
@@ -25,6 +28,9 @@ from .render import header_safe
 class Transport(Protocol):
     def send(self, msg: EmailMessage, name: str) -> str | None:
         """Deliver or raise ``DeliveryError``; a returned string is a warning kept with the row."""
+
+    def abort(self) -> None:
+        """Stop a send in progress (called from another thread at shutdown)."""
 
 
 def build_message(*, sender: str, recipients: list[str], subject: str, html: str, text: str,
@@ -61,9 +67,14 @@ class FileTransport:
             raise DeliveryError(f"cannot write to outbox folder {self.folder}: {e}") from e
         return None
 
+    def abort(self) -> None:
+        pass  # a file write does not hang
+
 
 class SmtpTransport:
-    """STARTTLS or implicit TLS, AUTH with the password from the environment variable the config names."""
+    """STARTTLS or implicit TLS, AUTH with the password from the environment variable the config
+    names. ``abort`` cuts a send in progress off from another thread: a daemon told to stop must not
+    wait out a hanging server's timeout."""
 
     def __init__(self, config: Config, env: Mapping[str, str] | None = None):
         smtp = config.mail.smtp
@@ -71,39 +82,69 @@ class SmtpTransport:
         self.smtp = smtp
         values = os.environ if env is None else env
         self.password = values.get(smtp.password_env) if smtp.password_env else None
+        self._client: smtplib.SMTP | None = None
+        self._lock = threading.Lock()
 
     def send(self, msg: EmailMessage, name: str) -> str | None:
-        s = self.smtp
-        timeout = s.timeout.total_seconds()
-        context = ssl.create_default_context()
-        where = f"{s.host}:{s.port}"
+        where = f"{self.smtp.host}:{self.smtp.port}"
         try:
-            client: smtplib.SMTP
-            if s.ssl:
-                client = smtplib.SMTP_SSL(s.host, s.port, timeout=timeout, context=context)
-            else:
-                client = smtplib.SMTP(s.host, s.port, timeout=timeout)
-            with client:
-                client.ehlo()
-                if s.starttls and not s.ssl:
-                    client.starttls(context=context)
-                    client.ehlo()
-                if s.username:
-                    if self.password is None:
-                        raise DeliveryError(f"SMTP {where}: password variable {s.password_env} is not set")
-                    client.login(s.username, self.password)
+            with self._connect() as client:
+                self._greet(client, where)
                 refused = client.send_message(msg)
                 if refused:
                     # Some got it: a retry would duplicate it for them. Sent, with a warning kept.
                     return f"SMTP {where} refused {', '.join(sorted(refused))}"
         except DeliveryError:
             raise
+        except smtplib.SMTPRecipientsRefused as e:  # every recipient refused
+            codes = {code for code, _ in e.recipients.values()}
+            raise DeliveryError(f"SMTP {where}: every recipient refused: {_refusals(e.recipients)}",
+                                permanent=all(500 <= c < 600 for c in codes)) from e
         except smtplib.SMTPResponseException as e:
             said = e.smtp_error.decode(errors="replace") if isinstance(e.smtp_error, bytes) else str(e.smtp_error)
-            raise DeliveryError(f"SMTP {where}: {e.smtp_code} {said}") from e
+            raise DeliveryError(f"SMTP {where}: {e.smtp_code} {said}", permanent=500 <= e.smtp_code < 600) from e
         except (smtplib.SMTPException, OSError) as e:
             raise DeliveryError(f"SMTP {where}: {type(e).__name__}: {e}") from e
+        finally:
+            with self._lock:
+                self._client = None
         return None
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.smtp
+        timeout = s.timeout.total_seconds()
+        client: smtplib.SMTP
+        if s.ssl:
+            client = smtplib.SMTP_SSL(s.host, s.port, timeout=timeout, context=ssl.create_default_context())
+        else:
+            client = smtplib.SMTP(s.host, s.port, timeout=timeout)
+        with self._lock:
+            self._client = client
+        return client
+
+    def _greet(self, client: smtplib.SMTP, where: str) -> None:
+        s = self.smtp
+        client.ehlo()
+        if s.starttls and not s.ssl:
+            client.starttls(context=ssl.create_default_context())
+            client.ehlo()
+        if s.username:
+            if self.password is None:
+                raise DeliveryError(f"SMTP {where}: password variable {s.password_env} is not set")
+            client.login(s.username, self.password)
+
+    def abort(self) -> None:
+        """Close the connection of the send in progress, if any: it fails at once."""
+        with self._lock:
+            sock = self._client.sock if self._client is not None else None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+def _refusals(recipients: dict) -> str:
+    return "; ".join(f"{r}: {code} {msg.decode(errors='replace') if isinstance(msg, bytes) else msg}"
+                     for r, (code, msg) in sorted(recipients.items()))
 
 
 def transport_for(config: Config) -> Transport:

@@ -20,14 +20,15 @@ from ..errors import Failure, FailureKind
 from ..sources.entries import FeedEntry, ParsedFeed
 from ..sources.fetch import Fetcher, FetchRequest, FetchResult, max_age, retry_after
 from ..sources.fulltext import with_full_text
-from ..sources.parse import parse_feed
 from ..sources.specs import desired_feeds
 from ..store import Database, describe, feeds, items
 from ..store.feeds import Claimed, PollOutcome
-from .process import Processed, Processor
+from .process import Processor
+from .workers import Workers
 
 log = logging.getLogger("monitor.poll")
 Status = Literal["ok", "not_modified", "error", "skipped"]
+STORE_CHUNK = 1000  # entries per transaction: a giant feed's chunks interleave with other feeds' stores
 
 
 @dataclass
@@ -70,21 +71,28 @@ async def poll(
     processor: Processor | None = None,
 ) -> list[FeedResult]:
     """Poll the due (or named) feeds once."""
-    with db.begin() as session:
-        feeds.sync_feeds(session, desired_feeds(config))
-    processor = processor or Processor(config)
-    processor.prepare(db)
-    with db.session() as session:
-        claims, held = feeds.claim_feeds(session, owner, names=names, due_only=due_only)
+    workers = Workers()
+    try:
+        return await _poll(config, db, workers, owner=owner, names=names, due_only=due_only, fetcher=fetcher,
+                           on_result=on_result, processor=processor or Processor(config))
+    finally:
+        await workers.close()
+
+
+async def _poll(config: Config, db: Database, workers: Workers, *, owner: str, names: list[str] | None,
+                due_only: bool, fetcher: Fetcher | None, on_result: Callable[[FeedResult], None] | None,
+                processor: Processor) -> list[FeedResult]:
+    claims, held = await workers.db(_claim, config, db, processor, owner, names, due_only)
     results = [FeedResult(name, url, "skipped", error="being polled by another process") for name, url in held]
     if not claims:
         return results
+    workers.expect(len(claims))
     own = fetcher is None
     fetcher = fetcher or make_fetcher(config)
     done: set[int] = set()
 
     async def one(claim: Claimed) -> None:
-        result = await poll_feed(config, db, claim, fetcher, processor)
+        result = await poll_feed(config, db, claim, fetcher, processor, workers)
         done.add(claim.id)
         results.append(result)
         if on_result:
@@ -93,36 +101,51 @@ async def poll(
     try:
         await asyncio.gather(*(one(c) for c in claims))
     finally:
-        with db.begin() as session:  # claims not reached (shutdown) go back at once
-            feeds.release_feeds(session, [c for c in claims if c.id not in done])
+        # Claims not reached (shutdown) go back at once, for this or another daemon to take.
+        await workers.db(_release, db, [c for c in claims if c.id not in done])
         if own:
             await fetcher.aclose()
     return results
 
 
-async def poll_feed(config: Config, db: Database, claim: Claimed, fetcher: Fetcher,
-                    processor: Processor) -> FeedResult:
+def _claim(config: Config, db: Database, processor: Processor, owner: str, names: list[str] | None,
+           due_only: bool) -> tuple[list[Claimed], list[tuple[str, str]]]:
+    with db.begin() as session:
+        feeds.sync_feeds(session, desired_feeds(config))
+    processor.prepare(db)
+    with db.session() as session:
+        return feeds.claim_feeds(session, owner, names=names, due_only=due_only)
+
+
+def _release(db: Database, claims: list[Claimed]) -> None:
+    if claims:
+        with db.begin() as session:
+            feeds.release_feeds(session, claims)
+
+
+async def poll_feed(config: Config, db: Database, claim: Claimed, fetcher: Fetcher, processor: Processor,
+                    workers: Workers) -> FeedResult:
     fetched = await fetcher.fetch(FetchRequest(claim.url, claim.etag, claim.last_modified))
     now = now_utc()
     parsed = None
     if fetched.ok and not fetched.not_modified:
-        parsed = parse_feed(fetched.body, content_type=fetched.headers.get("content-type"),
-                            encoding=claim.encoding, fetched_at=now)
+        parsed = await workers.parse(fetched.body, content_type=fetched.headers.get("content-type"),
+                                     encoding=claim.encoding, fetched_at=now)
     failure = fetched.problem or (parsed.failure if parsed else None)
     entries = parsed.entries if parsed is not None and failure is None else []
-    if claim.full_text and entries:
-        entries = await _full_text_for_new(db, fetcher, claim, entries)
-    outcome = _outcome(fetched, parsed, failure, now)
     result = FeedResult(claim.name, claim.url, "ok", fetched.status, seconds=fetched.seconds)
+    outcome = _outcome(fetched, parsed, failure, now)
     try:
-        with db.begin() as session:
-            if entries:
-                _store(session, claim, entries, now, processor, result)
-            result.url = feeds.record_poll(session, claim, outcome, config.fetch.max_interval)
+        if claim.full_text and entries:
+            entries = await _full_text_for_new(db, fetcher, claim, entries, workers)
+        chunks = [entries[i:i + STORE_CHUNK] for i in range(0, len(entries), STORE_CHUNK)] or [[]]
+        for chunk in chunks[:-1]:
+            await workers.db(_store, db, claim, chunk, now, processor, result, None, config)
+        await workers.db(_store, db, claim, chunks[-1], now, processor, result, outcome, config)
     except Exception as e:  # a store failure is this feed's failure: recorded, backed off, lease released
         failure = Failure(FailureKind.STORE, f"storing failed: {describe(e)}")
         result = FeedResult(claim.name, claim.url, "error", fetched.status, seconds=fetched.seconds)
-        _record_failure(db, claim, PollOutcome(now, fetched.status, failure=failure), config)
+        await workers.db(_record_failure, db, claim, PollOutcome(now, fetched.status, failure=failure), config)
     if failure is not None:
         result.status, result.error, result.error_kind = "error", failure.reason, failure.kind
     elif fetched.not_modified:
@@ -131,13 +154,21 @@ async def poll_feed(config: Config, db: Database, claim: Claimed, fetcher: Fetch
     return result
 
 
-def _store(session, claim: Claimed, entries: list[FeedEntry], now: datetime, processor: Processor,
-           result: FeedResult) -> Processed:
-    saved = items.save_entries(session, claim.id, claim.name, entries, now)
-    processed = processor.process(session, saved.new, saved.updated)
-    result.new, result.updated, result.unchanged = len(saved.new), len(saved.updated), saved.unchanged
-    result.matches, result.duplicates = processed.matches, processed.duplicates
-    return processed
+def _store(db: Database, claim: Claimed, entries: list[FeedEntry], now: datetime, processor: Processor,
+           result: FeedResult, outcome: PollOutcome | None, config: Config) -> None:
+    """One transaction: a chunk of entries stored, deduped and matched, and with the last chunk
+    the feed's new state (which releases its lease)."""
+    with db.begin() as session:
+        if entries:
+            saved = items.save_entries(session, claim.id, claim.name, entries, now)
+            processed = processor.process(session, saved.new, saved.updated)
+            result.new += len(saved.new)
+            result.updated += len(saved.updated)
+            result.unchanged += saved.unchanged
+            result.matches += processed.matches
+            result.duplicates += processed.duplicates
+        if outcome is not None:
+            result.url = feeds.record_poll(session, claim, outcome, config.fetch.max_interval)
 
 
 def _record_failure(db: Database, claim: Claimed, outcome: PollOutcome, config: Config) -> None:
@@ -149,15 +180,19 @@ def _record_failure(db: Database, claim: Claimed, outcome: PollOutcome, config: 
                   claim.name, describe(e), feeds.LEASE)
 
 
-async def _full_text_for_new(db: Database, fetcher: Fetcher, claim: Claimed,
-                             entries: list[FeedEntry]) -> list[FeedEntry]:
+async def _full_text_for_new(db: Database, fetcher: Fetcher, claim: Claimed, entries: list[FeedEntry],
+                             workers: Workers) -> list[FeedEntry]:
     """Pages are fetched only for entries not stored yet, before storing them."""
-    with db.session() as session:
-        fresh = items.unknown_entries(session, claim.id, entries)
+    fresh = await workers.db(_unknown, db, claim.id, entries)
     if not fresh:
         return entries
     full = dict(zip(map(id, fresh), await with_full_text(fetcher, fresh), strict=True))
     return [full.get(id(e), e) for e in entries]
+
+
+def _unknown(db: Database, feed_id: int, entries: list[FeedEntry]) -> list[FeedEntry]:
+    with db.session() as session:
+        return items.unknown_entries(session, feed_id, entries)
 
 
 def _outcome(fetched: FetchResult, parsed: ParsedFeed | None, failure: Failure | None, now: datetime) -> PollOutcome:

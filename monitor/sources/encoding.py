@@ -1,6 +1,7 @@
 """Decoding feed bytes the way Chinese feeds need.
 
-The ladder: config override → BOM → HTTP charset → XML declaration → HTML meta → detection.
+The ladder: config override → BOM → (nearly) valid UTF-8 → HTTP charset → XML declaration → HTML
+meta → detection, and when nothing fits completely, a choice by how many characters each loses.
 A declared GB2312/GBK is decoded as GB18030 (a superset: portals routinely put GBK-only
 characters in "gb2312" feeds) and Big5 as Big5-HKSCS for the same reason. When the declared
 encoding does not fit the bytes, the next rung is tried, so a feed that lies still gets
@@ -37,7 +38,8 @@ class Decoded:
 
     @property
     def mismatch(self) -> bool:
-        return self.declared is not None and self.how in ("detected", "lossy")
+        """The bytes are not in the encoding the feed declared."""
+        return self.declared is not None and effective(self.declared) != self.encoding
 
 
 def effective(name: str | None) -> str | None:
@@ -87,26 +89,42 @@ def decode(data: bytes, *, http_charset: str | None = None, override: str | None
         ("meta", meta.group(1).decode("ascii") if meta else None),
     ]
     first_declared = next((name for _, name in declared if name), None)
+    # The bytes' own evidence first: non-ASCII text that is valid UTF-8, or valid but for a few
+    # stray bytes, is UTF-8 whatever a label says (GBK or Big5 text never comes close by chance;
+    # GB18030, on the other hand, decodes nearly any bytes, so it cannot be the test).
+    if not data.isascii():
+        text = data.decode("utf-8", errors="replace")
+        lost = text.count("\ufffd")
+        if lost <= LOSSY_RATE * sum(b >= 0x80 for b in data):
+            how: How = next((h for h, n in declared if effective(n) == "utf-8"), "detected")
+            return Decoded(text, "utf-8", first_declared, "lossy" if lost else how)
     for how, name in declared:
         fits = effective(name)
         text = _try(data, fits)
         if text is not None and fits is not None:
             return Decoded(text, fits, first_declared, how)
-    for codec in _DETECT:
+    for codec in _DETECT[1:]:
         text = _try(data, codec)
         if text is not None:
             return Decoded(text, codec, first_declared, "detected")
-    # Nothing fits completely (a feed cut off mid-character, say): keep what GB18030 makes of it,
-    # the likeliest encoding for a Chinese feed that is not UTF-8, and mark the losses.
-    codec = effective(first_declared) or "gb18030"
-    if codec == "utf-8":
-        codec = "gb18030" if _mostly(data, "gb18030") else "utf-8"
-    return Decoded(data.decode(codec, errors="replace"), codec, first_declared, "lossy")
+    return _lossy(data, [c for _, n in declared if (c := effective(n))], first_declared)
 
 
-def _mostly(data: bytes, codec: str) -> bool:
-    text = data.decode(codec, errors="replace")
-    return text.count("\ufffd") * 50 < len(text)
+LOSSY_RATE = 0.01  # lost characters per non-ASCII byte that still mean "the right codec, a few bad bytes"
+
+
+def _lossy(data: bytes, declared: list[str], first_declared: str | None) -> Decoded:
+    """Nothing fits completely (a bad byte, a feed cut off mid-character) and it is not nearly
+    UTF-8: the declared codec if it fits nearly everywhere, else whichever candidate loses the
+    fewest characters, a declared one winning ties."""
+    non_ascii = max(1, sum(b >= 0x80 for b in data))
+    candidates = list(dict.fromkeys([*declared, "gb18030", "big5hkscs", "utf-8"]))
+    decoded = {c: data.decode(c, errors="replace") for c in candidates}
+    losses = {c: t.count("\ufffd") for c, t in decoded.items()}
+    if declared and losses[declared[0]] <= LOSSY_RATE * non_ascii:
+        return Decoded(decoded[declared[0]], declared[0], first_declared, "lossy")
+    ranked = sorted(candidates, key=lambda c: (losses[c], c not in declared, candidates.index(c)))
+    return Decoded(decoded[ranked[0]], ranked[0], first_declared, "lossy")
 
 
 def as_utf8_xml(decoded: Decoded) -> bytes:

@@ -9,16 +9,19 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import time
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urljoin, urlsplit
 
+import brotli
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
 from .. import __version__
 from ..errors import Failure, FailureKind
+from .decompress import ACCEPT_ENCODING, Decoder, TooLarge, UnsupportedEncoding
 
 USER_AGENT = f"monitor/{__version__} (news monitor; httpx/{httpx.__version__})"
 MAX_REDIRECTS = 5
@@ -109,7 +112,8 @@ class Fetcher:
         self._global = asyncio.Semaphore(concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(per_host))
         self.client = httpx.AsyncClient(
-            headers={"User-Agent": USER_AGENT, "Accept": "application/rss+xml, application/atom+xml, "
+            headers={"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING,
+                     "Accept": "application/rss+xml, application/atom+xml, "
                      "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"},
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
@@ -157,13 +161,10 @@ class Fetcher:
                         seen.append(target)
                         url = target
                         continue
-                    body, truncated = await self._read(resp)
-                    too_large = Failure(FailureKind.TOO_LARGE,
-                                        f"body larger than {self.max_bytes} bytes: cut off, not parsed")
+                    body, failure = await self._read(resp)
                     return FetchResult(
                         req.url, url, resp.status_code, body, resp.headers,
-                        permanent_url=url if len(seen) > 1 and all_permanent else None,
-                        failure=too_large if truncated else None,
+                        permanent_url=url if len(seen) > 1 and all_permanent else None, failure=failure,
                     )
             except httpx.TimeoutException as e:
                 # httpx-aiohttp reports a refused or unresolvable connection as ConnectTimeout; the
@@ -178,17 +179,31 @@ class Fetcher:
                 return _failed(req, url, _kind_of(e), f"{type(e).__name__}: {e or 'connection failed'} ({url})")
         return _failed(req, url, FailureKind.REDIRECT, f"more than {MAX_REDIRECTS} redirects: {' -> '.join(seen)}")
 
-    async def _read(self, resp: httpx.Response) -> tuple[bytes, bool]:
+    async def _read(self, resp: httpx.Response) -> tuple[bytes, Failure | None]:
+        """The body, decoded here from the raw stream so that neither the bytes on the wire nor
+        what they decompress to can pass ``max_bytes`` (see decompress.py)."""
+        too_large = Failure(FailureKind.TOO_LARGE, f"body larger than {self.max_bytes} bytes: cut off, not parsed")
         declared = resp.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > self.max_bytes:
-            return b"", True
-        chunks, size = [], 0
-        async for chunk in resp.aiter_bytes():
-            size += len(chunk)
-            if size > self.max_bytes:
-                return b"", True
-            chunks.append(chunk)
-        return b"".join(chunks), False
+            return b"", too_large
+        try:
+            decoder = Decoder(resp.headers.get("content-encoding"), self.max_bytes)
+        except UnsupportedEncoding as e:
+            return b"", Failure(FailureKind.HTTP, f"unsupported Content-Encoding {e} (we accept {ACCEPT_ENCODING})")
+        chunks, raw = [], 0
+        try:
+            async for chunk in resp.aiter_raw():
+                raw += len(chunk)
+                if raw > self.max_bytes:
+                    return b"", too_large
+                chunks.append(decoder.feed(chunk))
+            chunks.append(decoder.flush())
+        except TooLarge:
+            return b"", too_large
+        except (zlib.error, brotli.error) as e:
+            encoding = resp.headers.get("content-encoding")
+            return b"", Failure(FailureKind.HTTP, f"body does not decode as {encoding}: {e}")
+        return b"".join(chunks), None
 
 
 def _kind_of(e: httpx.HTTPError) -> FailureKind:

@@ -37,6 +37,8 @@ def parse_feed(
     warnings = []
     if decoded.mismatch:
         warnings.append(f"declared {decoded.declared} but the bytes are not; decoded as {decoded.encoding}")
+    if decoded.how == "lossy":
+        warnings.append(f"some bytes are not valid {decoded.encoding}; they were replaced")
     if parsed.bozo:
         warnings.append(f"not well-formed: {parsed.get('bozo_exception')}")
     if warnings:

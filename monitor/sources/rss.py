@@ -9,19 +9,19 @@ from typing import Any
 
 import feedparser
 
+from ..text.clean import clean_text
 from ..text.html import html_to_text
-from .entries import FeedEntry
-from .urls import canonical_url
+from .entries import MAX_TITLE, FeedEntry, make_entry
 
-MAX_TITLE = 500
 _TAG = re.compile(r"<[a-zA-Z/!]")
 
 
 def text_of(value: str | None) -> str:
-    """Feed text that may be HTML, as plain text."""
+    """Feed text that may be HTML, as plain text (control characters gone first: lxml refuses them)."""
+    value = clean_text(value)
     if not value:
         return ""
-    return html_to_text(value) if _TAG.search(value) else re.sub(r"[ \t\r\f\v]+", " ", value).strip()
+    return html_to_text(value) if _TAG.search(value) else re.sub(r"[ \t\f\v]+", " ", value).strip()
 
 
 def parse_xml(data: bytes) -> Any:
@@ -65,14 +65,8 @@ def _entry(entry: Any, fetched_at: datetime, channel: str | None = None) -> Feed
         return None
     if not title:
         title = (summary or content)[:60] or (link or "")
-    return FeedEntry(
-        guid=(entry.get("id") or None),
-        url=link,
-        canonical_url=canonical_url(link),
-        title=title,
-        author=text_of(entry.get("author")) or None,
-        summary=summary,
-        content=content,
-        published=_when(entry, fetched_at),
-        source=(text_of((entry.get("source") or {}).get("title")) or channel or None),
+    return make_entry(
+        guid=entry.get("id"), url=link, title=title, author=text_of(entry.get("author")),
+        summary=summary, content=content, published=_when(entry, fetched_at),
+        source=text_of((entry.get("source") or {}).get("title")) or channel,
     )

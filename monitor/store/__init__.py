@@ -3,7 +3,7 @@ the rest of the monitor holds a ``Database`` and calls the functions of these mo
 sessions it opens."""
 from sqlalchemy.orm import Session
 
-from .engine import Database, describe, display_url
+from .engine import DATABASE_ERRORS, Database, describe, display_url, trouble
 from .leases import instance_id
 
-__all__ = ["Database", "Session", "describe", "display_url", "instance_id"]
+__all__ = ["DATABASE_ERRORS", "Database", "Session", "describe", "display_url", "instance_id", "trouble"]

@@ -87,6 +87,22 @@ def mark_failed(session: Session, delivery_id: int, token: str, *, error: str, r
         lease_until=None, next_attempt_at=retry_at))
 
 
+def release(session: Session, delivery_ids: Sequence[int], token: str) -> None:
+    """Claimed but not sent (the process is stopping): pending again, no attempt counted, so the
+    next process sends it at once."""
+    if delivery_ids:
+        session.execute(update(Delivery).where(Delivery.id.in_(list(delivery_ids)), Delivery.lease_owner == token)
+                        .values(status="pending", lease_owner=None, lease_until=None,
+                                next_attempt_at=datetime.now(UTC)))
+
+
+def undeliverable(session: Session, since: datetime) -> list[Delivery]:
+    """Emails that failed for good (the server refused them permanently) since ``since``."""
+    return list(session.scalars(select(Delivery).where(
+        Delivery.status == "failed", Delivery.next_attempt_at.is_(None), Delivery.created_at >= since)
+        .order_by(Delivery.id)))
+
+
 def retry_failed(session: Session) -> int:
     """``monitor outbox retry``: make every failed delivery due now."""
     res = session.execute(
@@ -109,16 +125,19 @@ class OutboxCounts:
 
     pending: int  # pending or being sent
     sending: int
-    failed: int
+    failed: int  # failed, to be retried or (``given_up``) refused for good
     sent: int
     oldest_unsent: datetime | None
+    given_up: int = 0
 
 
 def counts(session: Session) -> OutboxCounts:
     by_status = dict(session.execute(select(Delivery.status, func.count()).group_by(Delivery.status)).all())
     oldest = session.scalar(select(func.min(Delivery.created_at)).where(Delivery.status != "sent"))
+    given_up = session.scalar(select(func.count()).select_from(Delivery).where(
+        Delivery.status == "failed", Delivery.next_attempt_at.is_(None))) or 0
     return OutboxCounts(by_status.get("pending", 0) + by_status.get("sending", 0), by_status.get("sending", 0),
-                        by_status.get("failed", 0), by_status.get("sent", 0), oldest)
+                        by_status.get("failed", 0), by_status.get("sent", 0), oldest, given_up)
 
 
 def last_digest(session: Session) -> Delivery | None:

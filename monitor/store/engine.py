@@ -7,6 +7,7 @@ that only read check the revision instead of migrating.
 """
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import files
@@ -87,10 +88,39 @@ def _alembic_config(engine: Engine | None = None) -> Any:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to ``revision``; safe to run at every start."""
+    """Bring the schema to ``revision``; safe to run at every start, and from several processes at
+    once: they take turns (two daemons starting together on an empty PostgreSQL database both
+    ran the migrations, and the second died on alembic_version's unique key)."""
     from alembic import command
 
-    command.upgrade(_alembic_config(engine), revision)
+    with _migration_lock(engine):
+        command.upgrade(_alembic_config(engine), revision)
+
+
+MIGRATION_LOCK = 0x6D6F6E69  # "moni": the advisory lock key all monitors agree on
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK})")
+            try:
+                yield
+            finally:
+                conn.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK})")
+                conn.commit()
+        return
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    with open(database + ".migrate.lock", "a") as f:  # SQLite: a lock file beside the database
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
@@ -122,6 +152,34 @@ def describe(e: BaseException) -> str:
     if isinstance(e, SQLAlchemyError):
         return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300]
     return f"{type(e).__name__}: {e}"[:300]
+
+
+DATABASE_ERRORS: tuple[type[BaseException], ...] = (SQLAlchemyError,)
+
+_ADVICE = (
+    (("database is locked", "could not obtain lock", "lock timeout"),
+     "another process holds the write lock (a daemon, or a long command); try again, or stop it"),
+    (("disk is full", "no space left", "disk full", "could not extend file"),
+     "the disk is full: free some space and run the command again (nothing was half-written)"),
+    (("disk i/o error",),
+     "writing to the disk failed: is it full (df) or failing? Nothing was half-written"),
+    (("unable to open database", "readonly database", "read-only", "permission denied"),
+     "the database file cannot be opened for writing: check the path and its permissions"),
+    (("connection refused", "could not connect", "could not translate host", "connection timed out",
+      "server closed the connection", "name or service not known"),
+     "cannot reach the database server: is it running, and is the URL in the config right?"),
+    (("no such table", "does not exist", "no such column", "undefinedtable", "undefinedcolumn"),
+     "the schema is missing or old: run `monitor db upgrade`"),
+)
+
+
+def trouble(e: BaseException, shown: str) -> str:
+    """One line for a user: which database, what went wrong, what to do about it."""
+    said = describe(e)
+    lowered = said.lower()
+    advice = next((a for needles, a in _ADVICE if any(n in lowered for n in needles)),
+                  "see the message; the database refused the operation")
+    return f"database {shown}: {said} -- {advice}"
 
 
 class Database:

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from .boilerplate import source_note, strip_boilerplate
+from .clean import clean_line, clean_text
 from .html import html_to_text, looks_like_html
 
 
@@ -114,8 +115,9 @@ def parse_article(text: str, *, tz: ZoneInfo) -> ParsedArticle:
     if title is None:
         title = _derive_title(lines[0])
     title = _FARM_PREFIX.sub("", title, count=1).strip() or title
-    return ParsedArticle(title=title, body="\n".join(lines), source=head.source, author=head.author,
-                         published=head.published, url=url, title_derived=title_derived)
+    return ParsedArticle(title=clean_line(title, 500), body=clean_text("\n".join(lines)),
+                         source=clean_line(head.source, 200) or None, author=clean_line(head.author, 200) or None,
+                         published=head.published, url=clean_line(url, 2000) or None, title_derived=title_derived)
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 from datetime import timedelta
 
 import pytest
@@ -150,3 +151,61 @@ def test_console_script_exits_2_on_bad_config(tmp_path):
 def test_missing_config_file(tmp_path, capsys):
     assert main(["--config", str(tmp_path / "nope.yaml"), "check"]) == 2
     assert "no such config file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("old,new,line,keypath,words", [
+    ('  schedule: "0 8 * * *"', '  schedule: "0 8 31 2 *"', 16, "digest.schedule", "never fires"),
+    ("poll_interval: 30m", "poll_interval: 99999999999d", 4, "poll_interval", "longer than 3650 days"),
+    ("poll_interval: 30m", "poll_interval: .inf", 4, "poll_interval", "longer than"),
+    ("poll_interval: 30m", "poll_interval: .nan", 4, "poll_interval", "positive"),
+    ("poll_interval: 30m", "poll_interval: 90d", 4, "poll_interval", "too long for an interval"),
+    ("    interval: 15m", "    interval: 40d", 8, "feeds[0].interval", "too long"),
+    ("timezone: Asia/Shanghai", "timezone: " + "A" * 300, 1, "timezone", "unknown time zone"),
+    ("  outbox: outbox/", '  outbox: "out\\0box"', 21, "mail.outbox", "not a usable path"),
+    ("seeds: seeds/", 'seeds: "se\\0eds"', 3, "seeds", "not a usable path"),
+    ("  - name: local", '  - name: "lo\\0cal"', 6, "feeds[0].name", "control characters"),
+    ("    query: '新市民 OR \"new citizens\"'", '    query: "新市民\\0"', 10, "watches[0]", "control characters"),
+])
+def test_hostile_values_are_config_errors_not_tracebacks(tmp_path, old, new, line, keypath, words):
+    assert old in GOOD
+    problems = errors_of(tmp_path, GOOD.replace(old, new))
+    hit = [p for p in problems if f"config.yaml:{line}: {keypath}" in p]
+    assert hit and words in hit[0], problems
+
+
+@pytest.mark.parametrize("section, value", [
+    ("fetch", "{read_timeout: 99999999999d}"), ("fetch", "{connect_timeout: 1h}"), ("fetch", "{max_interval: 100d}"),
+    ("retention", "99999999999d"), ("fetch", "{max_bytes: 99999999999999}"),
+])
+def test_every_number_is_range_checked(tmp_path, section, value):
+    problems = errors_of(tmp_path, GOOD + f"{section}: {value}\n")
+    assert any(f"config.yaml:22: {section}" in p for p in problems), problems
+
+
+def test_an_alias_bomb_is_refused_quickly(tmp_path):
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for prev, name in zip("abcdefgh", "bcdefghi"):
+        lines.append(f"{name}: &{name} [{', '.join(['*' + prev] * 9)}]")
+    started = time.monotonic()
+    problems = errors_of(tmp_path, GOOD + "\n".join(lines) + "\n")
+    assert time.monotonic() - started < 5
+    assert any("aliases are expanded" in p for p in problems), problems
+
+
+def test_deep_nesting_is_refused(tmp_path):
+    problems = errors_of(tmp_path, GOOD + "x: " + "[" * 5000 + "]" * 5000 + "\n")
+    assert any("nested" in p for p in problems), problems
+
+
+def test_a_legitimate_alias_still_works(tmp_path):
+    text = GOOD.replace("    interval: 15m", "    interval: &often 15m\n  - {name: other, url: 'http://127.0.0.1:9/b', interval: *often}")
+    config = load_config(write(tmp_path, text), environ={})
+    assert [f.interval for f in config.feeds] == [timedelta(minutes=15)] * 2
+
+
+def test_run_refuses_a_schedule_that_never_fires(tmp_path):
+    path = write(tmp_path, GOOD.replace('"0 8 * * *"', '"0 8 31 2 *"'))
+    for command in (["check"], ["run"]):
+        out = subprocess.run([sys.executable, "-m", "monitor", "--config", str(path), *command],
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 2 and "never fires" in out.stderr and "Traceback" not in out.stderr

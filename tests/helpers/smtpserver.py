@@ -2,6 +2,7 @@
 can require AUTH, can refuse mail on purpose, and can be stopped and started on the same port."""
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -26,11 +27,17 @@ class SmtpServer:
         self.messages: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []
         self.refuse: str | None = None  # e.g. "451 4.3.0 try again later"
+        self.hang: float = 0.0  # seconds to sit on a message before answering (a server that hangs)
+        self.hung = 0  # messages that arrived while hanging
         self.logins: list[str] = []
         self._controller: Controller | None = None
 
     # aiosmtpd handler hook
     async def handle_DATA(self, server, session, envelope) -> str:
+        if self.hang:
+            self.hung += 1
+            await asyncio.sleep(self.hang)
+            return "451 4.3.0 hung up"
         if self.refuse:
             return self.refuse
         self.messages.append(email.message_from_bytes(envelope.original_content, policy=email.policy.default))

@@ -330,3 +330,33 @@ def test_status_healthz_and_metrics(make_config, feed_server, daemons):
                          capture_output=True, text=True, timeout=60)
     assert "feeds     2 active: 1 healthy" in out.stdout and "outbox" in out.stdout
     assert d.stop() == 0
+
+
+def test_sigterm_while_smtp_hangs_keeps_the_grace_period_and_sends_once_later(make_config, feed_server, daemons):
+    feed_server.routes["/f.xml"] = rss([("h1", "消费金融公司增资扩股")])
+    with SmtpServer() as smtp:
+        smtp.hang = 120  # far past the grace period and the SMTP timeout
+        mail = mail_config(smtp)
+        mail["smtp"]["timeout"] = "60s"
+        config = make_config({"poll_interval": "30s", "feeds": [{"name": "f", "url": feed_server.url("/f.xml")}],
+                              "watches": WATCHES, "mail": mail})
+        d = Daemon(config)
+        daemons.append(d)
+        wait_until(lambda: smtp.hung, 30, "the alert to reach the hanging server")
+        started = time.monotonic()
+        d.signal(signal.SIGTERM)
+        assert d.proc.wait(timeout=60) == 0, d.output
+        took = time.monotonic() - started
+        d._reader.join(timeout=5)
+        assert took < 30, f"stopped after {took:.0f}s (grace 20s; systemd's TimeoutStopSec is 40s)"
+        assert "Traceback" not in d.output and "CancelledError" not in d.output, d.output
+        db = sessions(make_engine(load_config(config).database))
+        with db() as s:
+            (row,) = s.execute(select(Delivery.status, Delivery.attempts, Delivery.lease_owner)).all()
+        assert row == ("pending", 0, None)  # cut off, not failed: the next process sends it
+        smtp.hang = 0
+        d2 = Daemon(config)
+        daemons.append(d2)
+        wait_until(lambda: len(smtp.messages) == 1, 30, "the alert from the next daemon")
+        assert d2.stop() == 0
+    assert len(smtp.messages) == 1 and smtp.messages[0]["X-Monitor-Delivery"].startswith("alert")

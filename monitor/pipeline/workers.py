@@ -1,0 +1,72 @@
+"""Where a poll's CPU and database work runs, so that the event loop only ever waits on sockets.
+
+Parsing goes to a pool of processes, one per core: a 100,000-item feed takes tens of seconds to
+parse, and on the event loop it stalled every other feed (their fetches timed out). The pool is
+started only for a poll of several feeds or for a large body, and shut down when the poll ends,
+so a daemon at rest holds no worker memory; a small feed in a small poll is parsed on a thread.
+Database work (store, dedupe, match) runs on one writer thread: SQLite takes one writer at a time
+anyway, and jobs queue in order, so a giant feed stored in chunks lets small feeds through
+between its chunks.
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from datetime import datetime
+from typing import TypeVar
+
+from ..errors import Failure, FailureKind
+from ..sources.entries import ParsedFeed
+from ..sources.parse import parse_feed
+
+T = TypeVar("T")
+POOL_FROM_FEEDS = 4  # polls of fewer feeds parse on a thread: starting processes costs more
+INLINE_BELOW = 256 * 1024  # bytes; a larger body always goes to a process
+
+
+class Workers:
+    def __init__(self, processes: int | None = None):
+        self.processes = processes or os.cpu_count() or 1
+        self.pooled = False
+        self._pool: ProcessPoolExecutor | None = None
+        self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="parse")
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+
+    def expect(self, feeds: int) -> None:
+        """How many feeds this poll parses: enough of them make starting processes worth it."""
+        self.pooled = feeds >= POOL_FROM_FEEDS and self.processes > 1
+
+    def _processes(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            # forkserver: workers start from a clean process, never from a fork of this one
+            # with its threads (a lock held by another thread at fork time would deadlock them).
+            self._pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("forkserver"))
+        return self._pool
+
+    async def parse(self, body: bytes, *, content_type: str | None, encoding: str | None,
+                    fetched_at: datetime) -> ParsedFeed:
+        call = functools.partial(parse_feed, body, content_type=content_type, encoding=encoding,
+                                 fetched_at=fetched_at)
+        executor: Executor = self._processes() if self.pooled or len(body) >= INLINE_BELOW else self._threads
+        try:
+            return await asyncio.get_running_loop().run_in_executor(executor, call)
+        except BrokenProcessPool:
+            self._pool = None  # the next feed gets a fresh pool
+            return ParsedFeed(failure=Failure(
+                FailureKind.PARSER, f"the parser process died on this feed's {len(body)} bytes (out of memory?)"))
+
+    async def db(self, fn: Callable[..., T], *args: object) -> T:
+        """Run ``fn(*args)`` on the writer thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._writer, functools.partial(fn, *args))
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        self._threads.shutdown(wait=False, cancel_futures=True)
+        # The writer finishes the transaction in hand (a chunk of one feed), then stops.
+        await asyncio.to_thread(self._writer.shutdown, True, cancel_futures=True)
