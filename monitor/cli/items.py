@@ -90,6 +90,8 @@ def print_explanation(report: dict, tz: tzinfo) -> None:
         if w["matched"] != w["stored"]:
             note = "  (stored result differs: the query changed since; `monitor rematch` updates it)"
         print(f"  {state} {w['watch']}{note}")
+        if w.get("via") == "search":
+            print(f"           {w['reason']}")
         for h in w["hits"]:
             print(f"           {h['term']!r} in {h['field']} [{h['start']}:{h['end']}]  {h['context']}")
     dedupe = report.get("dedupe")

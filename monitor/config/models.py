@@ -102,6 +102,7 @@ class FeedConfig(_Strict):
     encoding: str | None = None  # override when a feed lies about its charset
     full_text: bool = False  # fetch each new item's page and extract the article
     enabled: bool = True
+    source: Name | None = None  # the outlet for entries that name none (else the channel title, cleaned)
 
     @field_validator("url")
     @classmethod
@@ -231,6 +232,8 @@ class Config(_Strict):
     seeds: SafePath | None = Path("seeds")
     poll_interval: Interval = timedelta(minutes=30)
     retention: Duration | None = None  # drop non-seed items older than this; None keeps all
+    # An item published this long before it was first seen is back catalogue, not news.
+    max_age: Duration = timedelta(days=30)
     fetch: FetchConfig = FetchConfig()
     search_feeds: list[SearchFeedConfig] = []
     feeds: list[FeedConfig] = []

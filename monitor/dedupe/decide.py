@@ -49,8 +49,8 @@ MIN_SHARED_FROM = 8  # an article with this many anchors must share two with a c
 POSTING_CAP = 64  # an anchor shared by this many articles is boilerplate: stop indexing it
 BATCH = 500  # articles prepared and looked up together
 
-Method = Literal["hash", "near", "summary", "title"]
-_RANK = {"hash": 0, "near": 1, "summary": 2, "title": 3}  # same-shape evidence first
+Method = Literal["url", "hash", "near", "summary", "title"]
+_RANK = {"url": 0, "hash": 0, "near": 1, "summary": 2, "title": 3}  # same-shape evidence first
 
 
 @dataclass
@@ -86,6 +86,7 @@ class Article:
     title: str
     body: str
     content_hash: str | None = None
+    url: str | None = None  # canonical: another feed's item at the same URL is the same article
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ class Deduper:
 
     def check(self, lookup: Lookup, title: str, body: str, *, prepared: Prepared | None = None,
               before: int | None = None, exclude: frozenset[int] = frozenset(),
-              body_hash: str | None = None) -> Decision:
+              body_hash: str | None = None, url: str | None = None) -> Decision:
         """Decide without writing. ``before``: only articles stored earlier than this id count;
         ``exclude``: ids to ignore (``monitor explain`` leaves the item itself out)."""
         p = prepared or prepare(title, body)
@@ -119,7 +120,10 @@ class Deduper:
         def eligible(i: int) -> bool:
             return (before is None or i < before) and i not in exclude
 
-        if p.kind != "title":
+        for item_id, t in lookup.by_url(url) if url else ():
+            if eligible(item_id):
+                seen[item_id] = Candidate(item_id, t, 1.0, "url", True, item_id)
+        if p.kind != "title" and not seen:
             for item_id, t in lookup.by_hash(body_hash or content_hash(body)):
                 if eligible(item_id):
                     seen[item_id] = Candidate(item_id, t, 1.0, "hash", True, item_id)
@@ -178,12 +182,14 @@ class Deduper:
             prepared = [prepare(a.title, a.body) for a in chunk]
             # One look-up for the whole chunk's hashes instead of one per article.
             lookup.prefetch([a.content_hash for a in chunk if a.content_hash],
-                            sorted({h for p in prepared for h in to_signed(p.anchors) + to_signed(p.title_keys)}))
+                            sorted({h for p in prepared for h in to_signed(p.anchors) + to_signed(p.title_keys)}),
+                            [a.url for a in chunk if a.url])
             for a, p in zip(chunk, prepared, strict=True):
-                decision = self.check(lookup, a.title, a.body, prepared=p, before=a.id, body_hash=a.content_hash)
+                decision = self.check(lookup, a.title, a.body, prepared=p, before=a.id, body_hash=a.content_hash,
+                                      url=a.url)
                 hashes = tuple(dict.fromkeys(h for h in to_signed(p.anchors) + to_signed(p.title_keys)
                                              if h not in decision.saturated))
-                lookup.add(a.id, a.title, a.body, a.content_hash, hashes, decision.duplicate_of)
+                lookup.add(a.id, a.title, a.body, a.content_hash, hashes, decision.duplicate_of, a.url)
                 self._remember(a.id, a.title, p)
                 out.append(Outcome(a.id, decision, hashes))
         return out

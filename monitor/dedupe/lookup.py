@@ -11,6 +11,9 @@ class Lookup(Protocol):
     def by_hash(self, content_hash: str) -> list[tuple[int, str]]:
         """Up to three stored articles with this normalised-content hash: (id, title), oldest first."""
 
+    def by_url(self, url: str) -> list[tuple[int, str]]:
+        """Up to three stored articles at this canonical URL (other feeds' copies): (id, title), oldest first."""
+
     def postings(self, hashes: Sequence[int]) -> list[tuple[int, int]]:
         """(hash, item id) for every indexed fingerprint among ``hashes``."""
 
@@ -23,11 +26,11 @@ class Lookup(Protocol):
     def root(self, item_id: int) -> int:
         """The first-seen article of the item's story (the item itself when it is an original)."""
 
-    def prefetch(self, content_hashes: Sequence[str], hashes: Sequence[int]) -> None:
+    def prefetch(self, content_hashes: Sequence[str], hashes: Sequence[int], urls: Sequence[str] = ()) -> None:
         """A hint: these will be asked for next (a batch's hashes), so fetch them together."""
 
     def add(self, item_id: int, title: str, body: str, content_hash: str | None,
-            fingerprints: Sequence[int], duplicate_of: int | None) -> None:
+            fingerprints: Sequence[int], duplicate_of: int | None, url: str | None = None) -> None:
         """An article just decided, visible to the rest of its batch."""
 
 
@@ -37,11 +40,15 @@ class MemoryLookup:
     def __init__(self) -> None:
         self._articles: dict[int, tuple[str, str]] = {}
         self._hashes: dict[str, list[int]] = {}
+        self._urls: dict[str, list[int]] = {}
         self._postings: dict[int, list[int]] = {}
         self._roots: dict[int, int] = {}
 
     def by_hash(self, content_hash: str) -> list[tuple[int, str]]:
         return [(i, self._articles[i][0]) for i in sorted(self._hashes.get(content_hash, []))[:3]]
+
+    def by_url(self, url: str) -> list[tuple[int, str]]:
+        return [(i, self._articles[i][0]) for i in sorted(self._urls.get(url, []))[:3]]
 
     def postings(self, hashes: Sequence[int]) -> list[tuple[int, int]]:
         return [(h, i) for h in hashes for i in self._postings.get(h, ())]
@@ -55,12 +62,14 @@ class MemoryLookup:
     def root(self, item_id: int) -> int:
         return self._roots.get(item_id, item_id)
 
-    def prefetch(self, content_hashes: Sequence[str], hashes: Sequence[int]) -> None:
+    def prefetch(self, content_hashes: Sequence[str], hashes: Sequence[int], urls: Sequence[str] = ()) -> None:
         pass  # everything is in memory already
 
     def add(self, item_id: int, title: str, body: str, content_hash: str | None,
-            fingerprints: Sequence[int], duplicate_of: int | None) -> None:
+            fingerprints: Sequence[int], duplicate_of: int | None, url: str | None = None) -> None:
         self._articles[item_id] = (title, body)
+        if url:
+            self._urls.setdefault(url, []).append(item_id)
         if content_hash:
             self._hashes.setdefault(content_hash, []).append(item_id)
         for h in fingerprints:

@@ -26,17 +26,27 @@ def explain_item(session: Session, config: Config, item_id: int) -> dict | None:
         return None
     doc = doc_of(item.title, item.summary, item.content, item.source, item.url, item.feed)
     stored = matches.matched_watches(session, item_id)
+    searched_for = matches.search_watch_of(session, item_id)
     watches = [{
         "watch": result.watch,
         "matched": result.matched,
         "stored": result.watch in stored,
+        "via": result.via,
+        "reason": _reason(result.matched, result.via, item.feed),
         "hits": [dict(h.as_json(), context=snippet(getattr(doc, h.field), h.start, h.end)) for h in result.hits],
-    } for result in Matcher.for_watches(config.watches).explain(doc)]
+    } for result in Matcher.for_watches(config.watches).explain(doc, searched_for=searched_for)]
     return {
         "id": item.id, "title": item.title, "url": item.url, "source": item.source, "feed": item.feed,
         "seed": item.seed, "published": item.published.isoformat(), "watches": watches,
         "dedupe": _dedupe(session, item),
     }
+
+
+def _reason(matched: bool, via: str | None, feed: str | None) -> str:
+    if via == "search":
+        return (f"returned by the search engine for this watch (search feed {feed}): the engine matched the "
+                "whole article, and none of the watch's NOT terms is in its headline")
+    return "its terms are in the text" if matched else "its query does not match the text"
 
 
 def _dedupe(session: Session, item: items.ItemView) -> dict:

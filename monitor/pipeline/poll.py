@@ -91,8 +91,10 @@ async def _poll(config: Config, db: Database, workers: Workers, *, owner: str, n
     fetcher = fetcher or make_fetcher(config)
     done: set[int] = set()
 
+    run = Run(config, db, fetcher, processor, workers, {s.name: s.source for s in desired_feeds(config)})
+
     async def one(claim: Claimed) -> None:
-        result = await poll_feed(config, db, claim, fetcher, processor, workers)
+        result = await poll_feed(run, claim)
         done.add(claim.id)
         results.append(result)
         if on_result:
@@ -123,14 +125,26 @@ def _release(db: Database, claims: list[Claimed]) -> None:
             feeds.release_feeds(session, claims)
 
 
-async def poll_feed(config: Config, db: Database, claim: Claimed, fetcher: Fetcher, processor: Processor,
-                    workers: Workers) -> FeedResult:
+@dataclass(frozen=True)
+class Run:
+    """What every feed of one poll shares."""
+
+    config: Config
+    db: Database
+    fetcher: Fetcher
+    processor: Processor
+    workers: Workers
+    outlets: dict[str, str | None]  # feed name -> its configured ``source:``
+
+
+async def poll_feed(run: Run, claim: Claimed) -> FeedResult:
+    config, db, fetcher, processor, workers = run.config, run.db, run.fetcher, run.processor, run.workers
     fetched = await fetcher.fetch(FetchRequest(claim.url, claim.etag, claim.last_modified))
     now = now_utc()
     parsed = None
     if fetched.ok and not fetched.not_modified:
         parsed = await workers.parse(fetched.body, content_type=fetched.headers.get("content-type"),
-                                     encoding=claim.encoding, fetched_at=now)
+                                     encoding=claim.encoding, fetched_at=now, outlet=run.outlets.get(claim.name))
     failure = fetched.problem or (parsed.failure if parsed else None)
     entries = parsed.entries if parsed is not None and failure is None else []
     result = FeedResult(claim.name, claim.url, "ok", fetched.status, seconds=fetched.seconds)
@@ -160,8 +174,10 @@ def _store(db: Database, claim: Claimed, entries: list[FeedEntry], now: datetime
     the feed's new state (which releases its lease)."""
     with db.begin() as session:
         if entries:
-            saved = items.save_entries(session, claim.id, claim.name, entries, now)
-            processed = processor.process(session, saved.new, saved.updated)
+            since = feeds.news_since(session, claim.id, now, config.max_age)
+            saved = items.save_entries(session, claim.id, claim.name, entries, now, since)
+            searched_for = claim.watch_name if claim.kind == "search" else None
+            processed = processor.process(session, saved.new, saved.updated, searched_for=searched_for)
             result.new += len(saved.new)
             result.updated += len(saved.updated)
             result.unchanged += saved.unchanged

@@ -40,7 +40,9 @@ class Processor:
             self.watch_ids = matches.ensure_watches(db, {w.name: query_text(w) for w in self.config.watches})
         return self.watch_ids
 
-    def process(self, session: Session, new: Sequence[StoredItem], updated: Sequence[StoredItem] = ()) -> Processed:
+    def process(self, session: Session, new: Sequence[StoredItem], updated: Sequence[StoredItem] = (),
+                *, searched_for: str | None = None) -> Processed:
+        """``searched_for``: the watch whose search feed these items came from."""
         assert self.watch_ids is not None, "Processor.prepare() first"
         result = Processed()
         if updated:
@@ -49,9 +51,10 @@ class Processor:
             self.deduper.forget(ids)
         items = [*new, *updated]
         lookup = fingerprints.SqlLookup(session)
-        outcomes = self.deduper.decide(lookup, [Article(i.id, i.title, i.body, i.content_hash) for i in items])
+        outcomes = self.deduper.decide(lookup, [Article(i.id, i.title, i.body, i.content_hash, i.url)
+                                                for i in items])
         result.duplicates = fingerprints.save_outcomes(session, outcomes)
-        found = [(i.id, self.matcher.match(doc_of(i.title, i.summary, i.content, i.source, i.url, i.feed)))
-                 for i in items]
+        found = [(i.id, self.matcher.match(doc_of(i.title, i.summary, i.content, i.source, i.url, i.feed),
+                                           searched_for=searched_for)) for i in items]
         result.matched = matches.save_matches(session, found, self.watch_ids, replace=[u.id for u in updated])
         return result

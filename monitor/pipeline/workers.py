@@ -49,9 +49,9 @@ class Workers:
         return self._pool
 
     async def parse(self, body: bytes, *, content_type: str | None, encoding: str | None,
-                    fetched_at: datetime) -> ParsedFeed:
+                    fetched_at: datetime, outlet: str | None = None) -> ParsedFeed:
         call = functools.partial(parse_feed, body, content_type=content_type, encoding=encoding,
-                                 fetched_at=fetched_at)
+                                 fetched_at=fetched_at, outlet=outlet)
         executor: Executor = self._processes() if self.pooled or len(body) >= INLINE_BELOW else self._threads
         try:
             return await asyncio.get_running_loop().run_in_executor(executor, call)

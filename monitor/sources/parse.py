@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from ..errors import Failure, FailureKind
-from . import rss
+from . import jsonfeed, rss
 from .encoding import as_utf8_xml, charset_from_content_type, decode
 from .entries import ParsedFeed
 
@@ -17,18 +17,23 @@ def parse_feed(
     content_type: str | None = None,
     encoding: str | None = None,
     fetched_at: datetime | None = None,
+    outlet: str | None = None,
 ) -> ParsedFeed:
+    """``outlet``: the feed's ``source:`` from the config, for entries that name none. The format
+    is told by the content, not by the URL or the content type (servers label JSON as text/html)."""
     fetched_at = fetched_at or datetime.now(UTC)
     if not body.strip():
         return ParsedFeed(failure=Failure(FailureKind.EMPTY, "empty body"))
     decoded = decode(body, http_charset=charset_from_content_type(content_type), override=encoding)
     stripped = decoded.text.lstrip()
+    if stripped.startswith("{"):
+        return _json_feed(stripped, decoded.encoding, fetched_at, outlet)
     try:
         parsed = rss.parse_xml(as_utf8_xml(decoded))
     except Exception as e:  # feedparser is robust, but a parser bug must not stop the poll
         return ParsedFeed(failure=Failure(FailureKind.PARSER, f"feedparser failed: {type(e).__name__}: {e}"),
                           encoding=decoded.encoding)
-    entries = rss.entries_of(parsed, fetched_at)
+    entries = rss.entries_of(parsed, fetched_at, outlet)
     result = ParsedFeed(entries=entries, encoding=decoded.encoding, title=rss.text_of(parsed.feed.get("title")) or None,
                         ttl=rss.ttl_of(parsed))
     if not parsed.version and not entries:
@@ -44,6 +49,15 @@ def parse_feed(
     if warnings:
         result.warning = "; ".join(str(w) for w in warnings)
     return result
+
+
+def _json_feed(text: str, encoding: str, fetched_at: datetime, outlet: str | None) -> ParsedFeed:
+    try:
+        data = jsonfeed.load(text)
+    except jsonfeed.NotJsonFeed as e:
+        return ParsedFeed(failure=Failure(FailureKind.NOT_A_FEED, str(e)), encoding=encoding)
+    return ParsedFeed(entries=jsonfeed.entries_of(data, fetched_at, outlet), title=jsonfeed.title_of(data),
+                      encoding=encoding)
 
 
 def _not_a_feed(text: str, content_type: str | None, reason: object) -> Failure:

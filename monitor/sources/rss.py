@@ -11,7 +11,9 @@ import feedparser
 
 from ..text.clean import clean_text
 from ..text.html import html_to_text
-from .entries import MAX_TITLE, FeedEntry, make_entry
+from .entries import FeedEntry, make_entry, plausible_time
+from .outlets import channel_outlet
+from .search import Engine, engine_of, result_outlet
 
 _TAG = re.compile(r"<[a-zA-Z/!]")
 
@@ -30,9 +32,17 @@ def parse_xml(data: bytes) -> Any:
                             sanitize_html=False, resolve_relative_uris=False)
 
 
-def entries_of(parsed: Any, fetched_at: datetime) -> list[FeedEntry]:
-    channel = text_of(parsed.feed.get("title")) or None
-    return [e for e in (_entry(x, fetched_at, channel) for x in parsed.entries) if e is not None]
+def entries_of(parsed: Any, fetched_at: datetime, outlet: str | None = None) -> list[FeedEntry]:
+    """``outlet``: the feed's ``source:`` from the config, for entries that name none."""
+    feed = parsed.feed
+    engine = engine_of(feed.get("link"), feed.get("generator"), [e.get("link") or "" for e in parsed.entries])
+    channel = channel_outlet(text_of(feed.get("title")))
+    out = []
+    for x in parsed.entries:
+        entry = _entry(x, fetched_at, engine, outlet or (None if engine.is_search else channel))
+        if entry is not None:
+            out.append(entry)
+    return out
 
 
 def ttl_of(parsed: Any) -> timedelta | None:
@@ -47,17 +57,15 @@ def _when(entry: Any, fetched_at: datetime) -> datetime:
         parsed = dict.get(entry, key)  # plain lookup: skips feedparser's deprecated key aliasing
         if parsed:
             try:
-                when = datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+                return plausible_time(datetime.fromtimestamp(calendar.timegm(parsed), UTC), fetched_at)
             except (OverflowError, ValueError, OSError):
                 continue
-            # A date far in the future is a broken clock or a typo; it would pin the item on top.
-            return min(when, fetched_at + timedelta(days=1))
     return fetched_at
 
 
-def _entry(entry: Any, fetched_at: datetime, channel: str | None = None) -> FeedEntry | None:
-    title = text_of(entry.get("title"))[:MAX_TITLE]
-    summary = text_of(entry.get("summary"))
+def _entry(entry: Any, fetched_at: datetime, engine: Engine, fallback: str | None) -> FeedEntry | None:
+    title = text_of(entry.get("title"))
+    summary = text_of(entry.get("summary")) if engine.own_text else ""
     contents = entry.get("content") or []
     content = max((text_of(c.get("value")) for c in contents), key=len, default="")
     link = entry.get("link") or None
@@ -65,8 +73,10 @@ def _entry(entry: Any, fetched_at: datetime, channel: str | None = None) -> Feed
         return None
     if not title:
         title = (summary or content)[:60] or (link or "")
+    # The outlet: the entry's own (<source>, Bing's News:Source), else the feed's.
+    own = text_of((entry.get("source") or {}).get("title")) or text_of(entry.get("news_source"))
     return make_entry(
         guid=entry.get("id"), url=link, title=title, author=text_of(entry.get("author")),
         summary=summary, content=content, published=_when(entry, fetched_at),
-        source=text_of((entry.get("source") or {}).get("title")) or channel,
+        source=own or fallback or result_outlet(engine, link),
     )

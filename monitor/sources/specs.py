@@ -21,6 +21,7 @@ class FeedSpec:
     encoding: str | None = None
     full_text: bool = False
     watch_name: str | None = None
+    source: str | None = None  # the configured outlet for entries that name none
 
 
 def search_terms(watch: WatchConfig) -> str:
@@ -44,7 +45,7 @@ def _render(node: Node, top: bool = False) -> str:
 
 def desired_feeds(config: Config) -> list[FeedSpec]:
     out = [
-        FeedSpec(f.name, f.url, "feed", f.interval or config.poll_interval, f.encoding, f.full_text)
+        FeedSpec(f.name, f.url, "feed", f.interval or config.poll_interval, f.encoding, f.full_text, source=f.source)
         for f in config.feeds
         if f.enabled
     ]

@@ -42,7 +42,8 @@ def undelivered(session: Session, kind: DeliveryKind, recipients: str, watches: 
            .where(DeliveryItem.recipients == recipients, Delivery.kind == kind))
     stmt = (select(Match.item_id, Match.watch_id, Match.hits, Duplicate.duplicate_of_id)
             .join(Item, Item.id == Match.item_id).outerjoin(Duplicate, Duplicate.item_id == Match.item_id)
-            .where(Match.watch_id.in_(list(watches)), Item.seed_file.is_(None), Match.item_id.not_in(had))
+            .where(Match.watch_id.in_(list(watches)), Item.seed_file.is_(None), Item.backlog.is_(False),
+                   Match.item_id.not_in(had))
             .order_by(Match.item_id))
     if fetched_since is not None:
         stmt = stmt.where(Item.fetched_at >= fetched_since)

@@ -23,6 +23,7 @@ from .chunks import chunked
 from .models import Feed
 
 LEASE = timedelta(minutes=10)
+BACKLOG_GRACE = timedelta(days=1)
 
 
 def now_utc() -> datetime:
@@ -174,8 +175,17 @@ def record_poll(session: Session, claim: Claimed, outcome: PollOutcome, cap: tim
     if outcome.permanent_url:
         feed.url = outcome.permanent_url
     feed.last_success_at, feed.consecutive_failures = now, 0
+    feed.first_success_at = feed.first_success_at or now
     feed.next_poll_at = next_poll(now=now, interval=claim.interval, cap=cap, hints=outcome.hints)
     return feed.url
+
+
+def news_since(session: Session, feed_id: int, now: datetime, max_age: timedelta) -> datetime:
+    """Entries published before this are back catalogue: before the feed's first successful poll
+    (less a day's grace: what came out just before we started is news), or more than ``max_age``
+    before now. Items published while the monitor was down are after the first poll: still news."""
+    first = session.scalar(select(Feed.first_success_at).where(Feed.id == feed_id)) or now
+    return max(first - BACKLOG_GRACE, now - max_age)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -38,11 +38,21 @@ class SqlLookup:
         self.session = session
         self._by_hash: dict[str, list[tuple[int, str]]] = {}
         self._hashes_loaded: set[str] = set()
+        self._by_url: dict[str, list[tuple[int, str]]] = {}
+        self._urls_loaded: set[str] = set()
         self._postings: dict[int, list[int]] = {}
         self._postings_loaded: set[int] = set()
         self._roots: dict[int, int] = {}
 
-    def prefetch(self, content_hashes: Sequence[str], hashes: Sequence[int]) -> None:
+    def prefetch(self, content_hashes: Sequence[str], hashes: Sequence[int], urls: Sequence[str] = ()) -> None:
+        fresh_urls = [u for u in dict.fromkeys(urls) if u not in self._urls_loaded]
+        for chunk in chunked(fresh_urls):
+            rows = self.session.execute(select(Item.id, Item.title, Item.canonical_url)
+                                        .where(Item.canonical_url.in_(chunk)).order_by(Item.id))
+            for item_id, title, url in rows:
+                if url:
+                    self._by_url.setdefault(url, []).append((item_id, title))
+        self._urls_loaded.update(fresh_urls)
         wanted = [h for h in dict.fromkeys(content_hashes) if h not in self._hashes_loaded]
         for chunk in chunked(wanted):
             rows = self.session.execute(select(Item.id, Item.title, Item.content_hash)
@@ -60,6 +70,11 @@ class SqlLookup:
         if content_hash not in self._hashes_loaded:
             self.prefetch([content_hash], [])
         return self._by_hash.get(content_hash, [])[:3]
+
+    def by_url(self, url: str) -> list[tuple[int, str]]:
+        if url not in self._urls_loaded:
+            self.prefetch([], [], [url])
+        return self._by_url.get(url, [])[:3]
 
     def postings(self, hashes: Sequence[int]) -> list[tuple[int, int]]:
         missing = [h for h in hashes if h not in self._postings_loaded]
@@ -88,7 +103,9 @@ class SqlLookup:
         return row[0] if row else item_id
 
     def add(self, item_id: int, title: str, body: str, content_hash: str | None,
-            fingerprints: Sequence[int], duplicate_of: int | None) -> None:
+            fingerprints: Sequence[int], duplicate_of: int | None, url: str | None = None) -> None:
+        if url:
+            self._by_url.setdefault(url, []).append((item_id, title))
         if content_hash:
             self._by_hash.setdefault(content_hash, []).append((item_id, title))
         for h in fingerprints:

@@ -1,11 +1,13 @@
-"""Items: storing a feed's entries (the same GUID in a feed or the same canonical URL is the same
-article, updated rather than stored twice), the records that storing hands on to dedupe and
+"""Items: storing a feed's entries (the same GUID or canonical URL in a feed is the same article,
+updated rather than stored twice; the same URL in another feed is that feed's item, which dedupe
+links to the first), the records that storing hands on to dedupe and
 matching, and the reads that commands share."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session, aliased
@@ -26,10 +28,11 @@ class StoredItem:
     summary: str
     content: str
     source: str | None
-    url: str | None
+    url: str | None  # the link to show: canonical (tracking dropped, redirects unwrapped)
     feed: str | None
     content_hash: str | None
     published: datetime
+    backlog: bool  # back catalogue: stored and indexed, never alerted or mailed
 
     @property
     def body(self) -> str:
@@ -44,55 +47,52 @@ class Saved:
 
 
 _COLS = (Item.id, Item.guid, Item.canonical_url, Item.title, Item.summary, Item.content, Item.source, Item.url,
-         Item.feed_id)
+         Item.feed_id, Item.backlog)
 
 
-def _known(session: Session, feed_id: int, entries: Sequence[FeedEntry]) -> tuple[dict, dict]:
-    """Stored rows these entries may be: by GUID in this feed, by canonical URL anywhere."""
-    guids = list({e.guid for e in entries if e.guid})
-    urls = list({e.canonical_url for e in entries if e.canonical_url})
-    by_guid: dict[str, tuple] = {}
-    by_url: dict[str, tuple] = {}
-    for chunk in chunked(guids):
+def _key(e: FeedEntry) -> str | None:
+    """An entry's identity in its feed: its GUID, else its canonical URL (stored as the guid)."""
+    return e.guid or e.canonical_url
+
+
+def _known(session: Session, feed_id: int, entries: Sequence[FeedEntry]) -> dict[str, Any]:
+    """Stored rows of this feed that these entries are. Another feed's item at the same URL is
+    not one of them: it is that feed's item, and dedupe links the two."""
+    keys = list({k for e in entries if (k := _key(e))})
+    found: dict[str, Any] = {}
+    for chunk in chunked(keys):
         for row in session.execute(select(*_COLS).where(Item.feed_id == feed_id, Item.guid.in_(chunk))):
-            by_guid[row.guid] = row
-    for chunk in chunked(urls):
-        for row in session.execute(select(*_COLS).where(Item.canonical_url.in_(chunk))):
-            by_url.setdefault(row.canonical_url, row)
-    return by_guid, by_url
-
-
-def _row_of(e: FeedEntry, by_guid: dict, by_url: dict):
-    return (by_guid.get(e.guid) if e.guid else None) or (by_url.get(e.canonical_url) if e.canonical_url else None)
+            found[row.guid] = row
+    return found
 
 
 def unknown_entries(session: Session, feed_id: int, entries: Sequence[FeedEntry]) -> list[FeedEntry]:
     """The entries no stored item is: what full text is fetched for before storing."""
-    by_guid, by_url = _known(session, feed_id, entries)
-    return [e for e in entries if _row_of(e, by_guid, by_url) is None]
+    known = _known(session, feed_id, entries)
+    return [e for e in entries if _key(e) not in known]
 
 
 def save_entries(session: Session, feed_id: int, feed_name: str, entries: Sequence[FeedEntry],
-                 now: datetime) -> Saved:
-    """Insert new entries, update changed ones, count the rest.
+                 now: datetime, news_since: datetime | None = None) -> Saved:
+    """Insert new entries, update changed ones, count the rest. A new entry published before
+    ``news_since`` is back catalogue.
 
     Core statements, not ORM objects: a poll of 1,000 feeds touches 50,000 rows, and the unit of
     work's per-object bookkeeping would cost more than parsing them."""
-    by_guid, by_url = _known(session, feed_id, entries)
+    known = _known(session, feed_id, entries)
     saved = Saved([], [])
     new_rows: list[dict] = []
     new_entries: list[FeedEntry] = []
-    claimed: set[tuple[str, str | None]] = set()  # guids and URLs of rows this call inserts
+    claimed: set[str | None] = set()  # keys of the rows this call inserts
     updated: set[int] = set()
     for e in entries:
-        row = _row_of(e, by_guid, by_url)
-        guid = e.guid or e.canonical_url
+        guid = _key(e)
+        row = known.get(guid) if guid else None
         if row is None:
-            keys = {("g", guid), ("u", e.canonical_url)} - {("g", None), ("u", None)}
-            if keys & claimed:
+            if guid is not None and guid in claimed:
                 continue  # a feed listing the same entry twice
-            claimed |= keys
-            new_rows.append(_new_row(feed_id, guid, e, now))
+            claimed.add(guid)
+            new_rows.append(_new_row(feed_id, guid, e, now, news_since))
             new_entries.append(e)
         elif (row.title, row.summary or "", row.content or "") != (e.title, e.summary, e.content):
             if row.id not in updated:
@@ -100,16 +100,18 @@ def save_entries(session: Session, feed_id: int, feed_name: str, entries: Sequen
                 values = _changed_values(e, now)
                 session.execute(update(Item).where(Item.id == row.id).values(**values))
                 # The row keeps its own outlet, link and feed (it may be another feed's article).
-                saved.updated.append(StoredItem(row.id, e.title, e.summary, e.content, row.source, row.url,
+                saved.updated.append(StoredItem(row.id, e.title, e.summary, e.content, row.source,
+                                                row.canonical_url or row.url,
                                                 _feed_name(session, row.feed_id, feed_id, feed_name),
-                                                values.get("content_hash"), e.published))
+                                                values.get("content_hash"), e.published, row.backlog))
         else:
             saved.unchanged += 1
     if new_rows:
         # One multi-row INSERT … RETURNING (SQLAlchemy's insertmanyvalues), ids in row order.
         ids = session.scalars(insert(Item).returning(Item.id, sort_by_parameter_order=True), new_rows)
-        saved.new = [StoredItem(i, e.title, e.summary, e.content, e.source, e.url, feed_name, row["content_hash"],
-                                e.published) for i, e, row in zip(ids, new_entries, new_rows, strict=True)]
+        saved.new = [StoredItem(i, e.title, e.summary, e.content, e.source, e.canonical_url or e.url, feed_name,
+                                row["content_hash"], e.published, row["backlog"])
+                     for i, e, row in zip(ids, new_entries, new_rows, strict=True)]
     return saved
 
 
@@ -119,8 +121,8 @@ def _feed_name(session: Session, row_feed: int | None, feed_id: int, feed_name: 
     return session.scalar(select(Feed.name).where(Feed.id == row_feed)) if row_feed is not None else None
 
 
-def _new_row(feed_id: int, guid: str | None, e: FeedEntry, now: datetime) -> dict:
-    return dict(
+def _new_row(feed_id: int, guid: str | None, e: FeedEntry, now: datetime, news_since: datetime | None) -> dict:
+    return dict(backlog=news_since is not None and e.published < news_since,
         feed_id=feed_id, guid=guid, url=e.url, canonical_url=e.canonical_url, title=e.title,
         title_derived=False, author=e.author, source=e.source, summary=e.summary or None,
         content=e.content or None, content_hash=content_hash(e.body) if e.body else None,
@@ -171,7 +173,8 @@ def iter_items(session: Session, flt: ItemFilter) -> Iterator[dict]:
         for item, feed_name in page:
             yield {
                 "id": item.id,
-                "url": item.url,
+                "url": item.canonical_url or item.url,
+                "link": item.url,
                 "title": item.title,
                 "source": item.source,
                 "feed": feed_name,
@@ -179,6 +182,7 @@ def iter_items(session: Session, flt: ItemFilter) -> Iterator[dict]:
                 "published": item.published_at.isoformat(),
                 "watches": watches.get(item.id, []),
                 "duplicate_of": dups.get(item.id),
+                "backlog": item.backlog,
             }
 
 
@@ -203,7 +207,7 @@ def _duplicates_of(session: Session, ids: list[int]) -> dict[int, dict]:
     return {
         item_id: {
             "id": orig.id,
-            "url": orig.url,
+            "url": orig.canonical_url or orig.url,
             "title": orig.title,
             "seed": orig.seed_file,
             "similarity": round(similarity, 4),
@@ -225,8 +229,9 @@ def item_views(session: Session, ids: Sequence[int]) -> dict[int, ItemView]:
     for chunk in chunked(sorted(set(ids))):
         stmt = select(Item, Feed.name).outerjoin(Feed, Feed.id == Item.feed_id).where(Item.id.in_(chunk))
         for it, feed_name in session.execute(stmt):
-            out[it.id] = ItemView(it.id, it.title, it.summary or "", it.content or "", it.source, it.url, feed_name,
-                                  it.content_hash, it.published_at, it.seed_file, it.fetched_at)
+            out[it.id] = ItemView(it.id, it.title, it.summary or "", it.content or "", it.source,
+                                  it.canonical_url or it.url, feed_name, it.content_hash, it.published_at,
+                                  it.backlog, it.seed_file, it.fetched_at)
     return out
 
 

@@ -66,7 +66,8 @@ def save_matches(session: Session, results: Sequence[tuple[int, list[WatchResult
             wid = watch_ids.get(result.watch)
             if wid is None:
                 continue
-            rows.append(dict(item_id=item_id, watch_id=wid, hits=[h.as_json() for h in result.hits], matched_at=now))
+            rows.append(dict(item_id=item_id, watch_id=wid, hits=[h.as_json() for h in result.hits], matched_at=now,
+                             via=result.via))
             counts[result.watch] = counts.get(result.watch, 0) + 1
     scope = list(watch_ids.values())
     for chunk in chunked(sorted(replace)):
@@ -76,9 +77,16 @@ def save_matches(session: Session, results: Sequence[tuple[int, list[WatchResult
     return counts
 
 
-def matched_watches(session: Session, item_id: int) -> set[str]:
-    return set(session.scalars(select(Watch.name).join(Match, Match.watch_id == Watch.id)
-                               .where(Match.item_id == item_id)))
+def matched_watches(session: Session, item_id: int) -> dict[str, str | None]:
+    """Watch name -> how it matched (None: on the text, "search": its search feed returned it)."""
+    return {name: via for name, via in session.execute(
+        select(Watch.name, Match.via).join(Match, Match.watch_id == Watch.id).where(Match.item_id == item_id))}
+
+
+def search_watch_of(session: Session, item_id: int) -> str | None:
+    """The watch whose search feed an item came from, if it came from one."""
+    return session.scalar(select(Feed.watch_name).join(Item, Item.feed_id == Feed.id)
+                          .where(Item.id == item_id, Feed.kind == "search"))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -85,6 +86,7 @@ class Feed(Base):
     # Health
     last_fetch_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    first_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # what came before is back catalogue
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_kind: Mapped[str | None] = mapped_column(String(20))  # errors.FailureKind
@@ -125,6 +127,9 @@ class Item(Base):
     published_at: Mapped[datetime] = mapped_column(UTCDateTime())
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Published before its feed was first polled (or long before it was first seen): kept and
+    # indexed for dedupe, never alerted or put in a digest.
+    backlog: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Duplicate(Base):
@@ -170,6 +175,7 @@ class Match(Base):
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
     watch_id: Mapped[int] = mapped_column(ForeignKey("watches.id", ondelete="CASCADE"), index=True)
     hits: Mapped[list | None] = mapped_column(JSON)
+    via: Mapped[str | None] = mapped_column(String(10))  # "search": returned by the watch's own search feed
     matched_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 

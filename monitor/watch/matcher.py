@@ -77,6 +77,7 @@ class WatchResult:
     watch: str
     matched: bool
     hits: list[Hit] = field(default_factory=list)  # positive terms found (for a match: why)
+    via: str | None = None  # "search": the watch's own search engine returned it
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,8 @@ class Matcher:
         }
         # Built from our own tree (integers and operators only), never from query text.
         self._compiled = [eval(f"lambda T, X, S: {self._compile(tree)}") for _, tree in self.watches]
+        self._vetoes = [eval(f"lambda T, X, S: {self._compile(tree, positives_hold=True)}")
+                        for _, tree in self.watches]
         self._lengths = [len(p.text) for p in self._patterns]
         self._automaton = ahocorasick.Automaton()
         for i, p in enumerate(self._patterns):
@@ -173,10 +176,13 @@ class Matcher:
                              for w in self._by_pattern.get(pid, ())})
         return [self.watches[w][0] for w in candidates if self._compiled[w](title, text, source)]
 
-    def _compile(self, node: Node) -> str:
+    def _compile(self, node: Node, *, positives_hold: bool = False, negated: bool = False) -> str:
         """The tree as a Python expression over the hit sets T (title), X (text), S (source):
-        evaluated by the interpreter directly, several times faster than walking the tree."""
+        evaluated by the interpreter directly, several times faster than walking the tree.
+        ``positives_hold``: every positive term counts as found, so only the NOT terms decide."""
         if isinstance(node, Term):
+            if positives_hold and not negated:
+                return "True"
             pid = self._term_pattern.get(node)
             if pid is None:
                 return "False"
@@ -186,25 +192,44 @@ class Matcher:
                 return f"({pid} in S)"
             return f"({pid} in T or {pid} in X)"
         if isinstance(node, Not):
-            return f"(not {self._compile(node.child)})"
+            return f"(not {self._compile(node.child, positives_hold=positives_hold, negated=not negated)})"
         joiner = " and " if isinstance(node, And) else " or "
-        return "(" + joiner.join(self._compile(c) for c in node.children) + ")"
+        return "(" + joiner.join(self._compile(c, positives_hold=positives_hold, negated=negated)
+                                 for c in node.children) + ")"
 
     # -- explaining ------------------------------------------------------------------------
 
-    def match(self, doc: Doc) -> list[WatchResult]:
-        """Matched watches with their hits mapped onto the original text."""
+    def match(self, doc: Doc, *, searched_for: str | None = None) -> list[WatchResult]:
+        """Matched watches with their hits mapped onto the original text. ``searched_for``: the
+        watch whose search feed returned this item. The engine matched the whole article, and we
+        see only its headline, so the item counts for that watch unless one of the watch's NOT
+        terms is in what we see."""
         names = self.decide(doc)
-        if not names:
+        extra = searched_for if searched_for and searched_for not in names and self._allows(doc, searched_for) else None
+        if not names and extra is None:
             return []
         spans = _SpanFinder(self, doc)
-        return [WatchResult(n, True, spans.hits_for(self._positives[n])) for n in names]
+        out = [WatchResult(n, True, spans.hits_for(self._positives[n])) for n in names]
+        if extra is not None:
+            out.append(WatchResult(extra, True, spans.hits_for(self._positives[extra]), via="search"))
+        return out
 
-    def explain(self, doc: Doc) -> list[WatchResult]:
+    def _allows(self, doc: Doc, name: str) -> bool:
+        index = next((i for i, (n, _) in enumerate(self.watches) if n == name), None)
+        if index is None:
+            return False
+        present = self._present(doc)
+        return bool(self._vetoes[index](present["title"], present["text"], present["source"]))
+
+    def explain(self, doc: Doc, *, searched_for: str | None = None) -> list[WatchResult]:
         """Every watch, matched or not, with the positive terms found and where."""
         matched = set(self.decide(doc))
+        via_search = searched_for not in matched and searched_for is not None and self._allows(doc, searched_for)
         spans = _SpanFinder(self, doc)
-        return [WatchResult(name, name in matched, spans.hits_for(self._positives[name])) for name, _ in self.watches]
+        return [WatchResult(name, name in matched or (via_search and name == searched_for),
+                            spans.hits_for(self._positives[name]),
+                            via="search" if via_search and name == searched_for else None)
+                for name, _ in self.watches]
 
 
 class _SpanFinder:

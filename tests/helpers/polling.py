@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import asyncio
+import email.utils
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -11,11 +13,18 @@ from monitor.store import Database
 from monitor.store.models import Feed
 
 
-def rss(items: list[tuple[str, str]], *, ttl: int | None = None, encoding: str = "utf-8") -> bytes:
+def recent(minutes: float = 60) -> str:
+    """An RFC 822 date this many minutes ago: news, not back catalogue, on the first poll."""
+    return email.utils.format_datetime(datetime.now(UTC) - timedelta(minutes=minutes))
+
+
+def rss(items: list[tuple[str, str]], *, ttl: int | None = None, encoding: str = "utf-8",
+        published: str | None = None) -> bytes:
+    when = published or recent()
     body = "".join(
         f"<item><title>{t}</title><link>https://news.example.com/{g}.html?utm_source=rss</link>"
         f"<guid>{g}</guid><description>&lt;p&gt;{t} 正文&lt;/p&gt;&lt;script&gt;bad()&lt;/script&gt;</description>"
-        f"<pubDate>Mon, 16 Nov 2026 08:00:00 +0800</pubDate></item>"
+        f"<pubDate>{when}</pubDate></item>"
         for g, t in items
     )
     ttl_tag = f"<ttl>{ttl}</ttl>" if ttl else ""

@@ -17,6 +17,7 @@ from xml.sax.saxutils import escape
 import pytest
 import yaml
 from helpers.feedserver import Response
+from helpers.polling import recent
 from helpers.smtpserver import SmtpServer, free_port
 from sqlalchemy import func, select, text
 
@@ -29,7 +30,7 @@ def rss(entries: list[tuple[str, str]], channel: str = "测试财经") -> Respon
     body = "".join(
         f"<item><title>{escape(t)}</title><link>https://news.example.com/{g}.html</link><guid>{g}</guid>"
         f"<description>{escape(t)}。{escape(g)} 号稿件正文，记者从相关部门获悉的最新情况。</description>"
-        f"<pubDate>Mon, 23 Nov 2026 09:00:00 +0800</pubDate></item>"
+        f"<pubDate>{recent()}</pubDate></item>"
         for g, t in entries
     )
     xml = (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{channel}</title>{body}'

@@ -9,12 +9,13 @@ import email.policy
 import re
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from xml.sax.saxutils import escape
 
 import pytest
 from helpers.feedserver import Response
 from helpers.paths import SEEDS
+from helpers.polling import recent
 from helpers.smtpserver import SmtpServer, free_port
 from sqlalchemy import func, select
 
@@ -50,7 +51,7 @@ def rss(channel: str, entries: list[dict]) -> bytes:
     items = "".join(
         f"<item><title>{escape(e['title'])}</title><link>{escape(e['link'])}</link><guid>{escape(e['guid'])}</guid>"
         f"<description>{escape(e['body'])}</description>"
-        f"<pubDate>{e.get('date', 'Mon, 23 Nov 2026 09:00:00 +0800')}</pubDate></item>"
+        f"<pubDate>{e.get('date') or recent()}</pubDate></item>"
         for e in entries
     )
     return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{channel}</title>'
@@ -415,7 +416,7 @@ def test_past_full_items_titles_only_past_max_items_counted_all_delivered(make_c
     topics = ["住房租赁", "职业培训", "子女入学", "创业担保贷款", "养老保险"]
     entries = [{"guid": f"t{i}", "title": f"新市民{t}政策落地", "link": f"https://a.example.com/t{i}.html",
                 "body": f"{t}方面，本市出台{i + 3}项措施支持新市民，涉及{t}的办理时限缩短一半。",
-                "date": f"Mon, 23 Nov 2026 09:0{i}:00 +0800"}
+                "date": recent(60 - i)}
                for i, t in enumerate(topics)]
     url = serve(feed_server, "/a.xml", "城市金融报", entries)
     config, db = setup(make_config, {"feeds": [{"name": "a", "url": url}],
@@ -432,7 +433,8 @@ def test_past_full_items_titles_only_past_max_items_counted_all_delivered(make_c
     assert topics[0] not in text and topics[0] not in html
     assert html.count('class="snippet"') == 2  # two of them in full, two as titles
     assert "2 more:" in html and "2 more:" in text
-    assert "1 older story not listed here" in text and "monitor items --watch 新市民 --since 2026-11-23" in text
+    since = (datetime.now(timezone(timedelta(hours=8))) - timedelta(minutes=60)).strftime("%Y-%m-%d")
+    assert "1 older story not listed here" in text and f"monitor items --watch 新市民 --since {since}" in text
     assert "1 older story not listed here" in html
     assert "新市民 (5)" in text  # the count is of every story
     with db.session() as s:  # and all five count as delivered: none comes back tomorrow

@@ -23,7 +23,8 @@ ITEMS = [("a1", "新市民金融服务提速"), ("a2", "消费金融公司三季
 def test_poll_stores_items_then_uses_conditional_get(make_config, feed_server):
     feed_server.routes["/f.xml"] = lambda req: (
         Response(304) if req.headers.get("if-none-match") == '"v1"'
-        else Response(200, rss(ITEMS), {"Content-Type": "application/rss+xml", "ETag": '"v1"',
+        else Response(200, rss(ITEMS, published="Mon, 16 Nov 2026 08:00:00 +0800"),
+                      {"Content-Type": "application/rss+xml", "ETag": '"v1"',
                                         "Last-Modified": "Mon, 16 Nov 2026 00:00:00 GMT"}))
     config, db = setup(make_config, [{"name": "f", "url": feed_server.url("/f.xml")}])
     first = run_poll(config, db)["f"]

@@ -40,7 +40,9 @@ def test_import_is_idempotent_and_listed(make_config, capsys):
         assert by_seed[name]["title"] == title
     for r in rows:
         assert r["feed"] is None and r["duplicate_of"] is None and r["watches"] == []
-        assert set(r) == {"id", "url", "title", "source", "feed", "seed", "published", "watches", "duplicate_of"}
+        assert set(r) == {"id", "url", "link", "title", "source", "feed", "seed", "published", "watches", "duplicate_of",
+                          "backlog"}
+        assert r["backlog"] is False
     # the traditional-script seed keeps its script; newest first
     assert "頭部消金" in by_seed["002_f638c4c5540e554e.txt"]["title"]
     published = [datetime.fromisoformat(r["published"]) for r in rows]
