@@ -101,6 +101,8 @@ def print_explanation(report: dict, tz: tzinfo) -> None:
         for n in dedupe.get("nearest", []):
             mark = "dup " if n["duplicate"] else "    "
             print(f"    {n['similarity']:.3f} {n['method']:<8} {mark}item {n['id']}: {n['title']}")
+            if n.get("rule"):
+                print(f"{'':>23}{n['rule']}")
 
 
 def cmd_dedupe(config: Config, args: argparse.Namespace) -> int:
@@ -124,7 +126,7 @@ def cmd_dedupe(config: Config, args: argparse.Namespace) -> int:
         "duplicate_of": decision.duplicate_of, "matched": decision.matched, "method": decision.method,
         "similarity": round(decision.similarity, 4),
         "nearest": [{"id": c.id, "title": c.title, "similarity": round(c.similarity, 4), "method": c.method,
-                     "duplicate": c.duplicate} for c in decision.nearest],
+                     "duplicate": c.duplicate, "rule": c.rule} for c in decision.nearest],
     }
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
@@ -136,6 +138,8 @@ def cmd_dedupe(config: Config, args: argparse.Namespace) -> int:
         print(f"new: no stored article is a copy of {title!r} ({decision.kind} text)")
     for c in decision.nearest:
         print(f"  {c.similarity:.3f} {c.method:<8} {'dup ' if c.duplicate else '    '} item {c.id}: {c.title}")
+        if c.rule:
+            print(f"{'':>21}{c.rule}")
     return 0
 
 

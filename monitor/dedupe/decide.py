@@ -1,8 +1,8 @@
 """The dedupe decision: is this article one we already have (again, reprinted, or in the seed corpus)?
 
 Order of tests, cheapest first:
-1. exact: same normalised-content hash (same GUID in a feed and same canonical URL are already
-   merged into one row by the store);
+1. exact: the same canonical URL (another feed's item for the same article), or the same
+   normalised-content hash (the same GUID or URL in one feed is already one row);
 2. near: stored articles sharing anchors with this one (one indexed look-up), each verified with
    the real shingle overlap;
 3. title: for an entry with no body (a search-feed title) or a short one no body test settled,
@@ -16,8 +16,8 @@ Thresholds were set by measurement (bench/dedupe_bench.py prints precision and r
 * a summary (short body) vs anything: contained >= SHORT_CONTAINED in the other text, and every
   figure it states present there too (the 北向资金 trap: one sentence, a different figure each
   day, separate facts);
-* titles: similarity >= TITLE_SIMILAR (>= TITLE_SIMILAR_FALLBACK when a summary had no body match)
-  and the same figures.
+* titles, only when one side has no text: one headline rewritten only at its edges
+  (fingerprint.title_match) and the same figures.
 
 Every duplicate links to the first-seen article of its story (the cluster root). The decision
 reads the store only through a ``Lookup`` and writes nothing: what to index and which link to
@@ -28,22 +28,32 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
+import numpy as np
+
 from ..text.normalize import content_hash
-from .fingerprint import Prepared, TextKind, normalize_title, numbers, overlap, prepare, title_similarity, to_signed
+from .fingerprint import (
+    ANCHOR_MOD,
+    Prepared,
+    TextKind,
+    numbers,
+    overlap,
+    prepare,
+    title_form,
+    title_match,
+    to_signed,
+)
 from .lookup import Lookup
 
 NEAR_JACCARD = 0.35
 NEAR_CONTAINED = 0.55
 FIGURES_AGREE = 0.7
-FIGURES_BELOW_JACCARD = 0.6  # above it the texts are the same but for a few figures: a reprint
 NEAR_MIN_RATIO = 0.25
 SHORT_CONTAINED = 0.7
 STORED_SMALLER_CONTAINED = 0.9
 STORED_SMALLER_RATIO = 0.5
-TITLE_SIMILAR = 0.85
-TITLE_SIMILAR_FALLBACK = 0.9
 MAX_CANDIDATES = 8
 MIN_SHARED_FROM = 8  # an article with this many anchors must share two with a candidate (one is chance)
 POSTING_CAP = 64  # an anchor shared by this many articles is boilerplate: stop indexing it
@@ -61,6 +71,7 @@ class Candidate:
     method: Method
     duplicate: bool
     root: int  # first-seen article of the candidate's story
+    rule: str = ""  # in words: what decided
 
 
 @dataclass
@@ -87,6 +98,7 @@ class Article:
     body: str
     content_hash: str | None = None
     url: str | None = None  # canonical: another feed's item at the same URL is the same article
+    published: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -110,7 +122,7 @@ class Deduper:
 
     def check(self, lookup: Lookup, title: str, body: str, *, prepared: Prepared | None = None,
               before: int | None = None, exclude: frozenset[int] = frozenset(),
-              body_hash: str | None = None, url: str | None = None) -> Decision:
+              body_hash: str | None = None, url: str | None = None, published: datetime | None = None) -> Decision:
         """Decide without writing. ``before``: only articles stored earlier than this id count;
         ``exclude``: ids to ignore (``monitor explain`` leaves the item itself out)."""
         p = prepared or prepare(title, body)
@@ -122,17 +134,17 @@ class Deduper:
 
         for item_id, t in lookup.by_url(url) if url else ():
             if eligible(item_id):
-                seen[item_id] = Candidate(item_id, t, 1.0, "url", True, item_id)
+                seen[item_id] = Candidate(item_id, t, 1.0, "url", True, item_id, "the same article URL")
         if p.kind != "title" and not seen:
             for item_id, t in lookup.by_hash(body_hash or content_hash(body)):
                 if eligible(item_id):
-                    seen[item_id] = Candidate(item_id, t, 1.0, "hash", True, item_id)
+                    seen[item_id] = Candidate(item_id, t, 1.0, "hash", True, item_id, "the same text")
             if not seen and len(p.anchors):
                 self._body_candidates(lookup, p, decision, eligible, seen)
         self._title_candidates(lookup, p, decision, eligible, seen)
         decision.nearest = sorted(seen.values(), key=lambda c: (-c.duplicate, _RANK[c.method], -c.similarity,
                                                                  c.id))[:MAX_CANDIDATES]
-        best = next((c for c in decision.nearest if c.duplicate), None)
+        best = _closest(lookup, [c for c in decision.nearest if c.duplicate], published)
         if best is not None:
             best.root = lookup.root(best.id)
             decision.duplicate_of, decision.matched = best.root, best.id
@@ -149,13 +161,17 @@ class Deduper:
         for h, item_id in postings:
             if h not in decision.saturated and eligible(item_id):
                 shared[item_id] = shared.get(item_id, 0) + 1
-        least = 2 if len(p.anchors) >= MIN_SHARED_FROM else 1
+        # Counted at the sparse rate every stored text is indexed at (a short text samples more).
+        sparse = int(((p.anchors & np.uint64(ANCHOR_MOD - 1)) == 0).sum())
+        least = 2 if sparse >= MIN_SHARED_FROM else 1
         top = sorted((i for i, n in shared.items() if n >= least), key=lambda i: (-shared[i], i))[:MAX_CANDIDATES]
         for item_id, (t, q) in self._prepared(lookup, top).items():
             seen[item_id] = _verify_body(p, item_id, t, q)
 
     def _title_candidates(self, lookup: Lookup, p: Prepared, decision: Decision, eligible,
                           seen: dict[int, Candidate]) -> None:
+        """Titles decide only when one side has no text: where both have a body, the bodies decide
+        (two wire stories under one click-bait headline are two stories)."""
         # Title keys are looked up (and their saturation known) for every kind: a key shared by
         # POSTING_CAP articles (a daily series' "北向资金净流入…") is neither used nor indexed further.
         posts = lookup.postings(to_signed(p.title_keys)) if len(p.title_keys) else []
@@ -163,14 +179,18 @@ class Deduper:
         decision.saturated |= hot
         if p.kind == "full" or any(c.duplicate for c in seen.values()) or not posts:
             return
-        threshold = TITLE_SIMILAR if p.kind == "title" else TITLE_SIMILAR_FALLBACK
         ids = sorted({i for h, i in posts if h not in hot and eligible(i)}, reverse=True)
-        for item_id, (t, q_title, q_numbers) in self._titles(lookup, ids[:MAX_CANDIDATES * 4]).items():
-            sim = title_similarity(p.title, q_title, at_least=threshold)
+        for item_id, (t, q_title, q_numbers, q_has_body) in self._titles(lookup, ids[:MAX_CANDIDATES * 4]).items():
+            # Both have text: the body tests above had their say. A title-only item already
+            # linked to a story with text is that story's: the text tests saw its text.
+            if p.kind != "title" and (q_has_body or lookup.root(item_id) != item_id):
+                continue
+            m = title_match(p.title_form, q_title)
             few, many = sorted((p.title_numbers, q_numbers), key=len)
-            dup = sim >= threshold and few <= many  # a title may leave a figure out, not change it
+            dup = m.same and few <= many  # a title may leave a figure out, not change it
             if item_id not in seen or dup:
-                seen[item_id] = Candidate(item_id, t, sim, "title", dup, item_id)
+                rule = "the same headline" if dup else "titles differ inside, or one is only a topic"
+                seen[item_id] = Candidate(item_id, t, m.shared, "title", dup, item_id, rule)
 
     def decide(self, lookup: Lookup, articles: Sequence[Article]) -> list[Outcome]:
         """Decide stored articles in id order (one may duplicate one stored just before it in the
@@ -186,10 +206,10 @@ class Deduper:
                             [a.url for a in chunk if a.url])
             for a, p in zip(chunk, prepared, strict=True):
                 decision = self.check(lookup, a.title, a.body, prepared=p, before=a.id, body_hash=a.content_hash,
-                                      url=a.url)
+                                      url=a.url, published=a.published)
                 hashes = tuple(dict.fromkeys(h for h in to_signed(p.anchors) + to_signed(p.title_keys)
                                              if h not in decision.saturated))
-                lookup.add(a.id, a.title, a.body, a.content_hash, hashes, decision.duplicate_of, a.url)
+                lookup.add(a.id, a.title, a.body, a.content_hash, hashes, decision.duplicate_of, a.url, a.published)
                 self._remember(a.id, a.title, p)
                 out.append(Outcome(a.id, decision, hashes))
         return out
@@ -210,18 +230,19 @@ class Deduper:
             self._remember(item_id, title, out[item_id][1])
         return out
 
-    def _titles(self, lookup: Lookup, ids: list[int]) -> dict[int, tuple[str, str, frozenset[str]]]:
-        """Title candidates need the title only: no stored body is read or prepared for them."""
+    def _titles(self, lookup: Lookup, ids: list[int]) -> dict[int, tuple[str, str, frozenset[str], bool]]:
+        """Title candidates need the title, and whether there is a body: no stored body is read
+        or prepared for them."""
         out = {}
         missing = []
         for i in ids:
             if i in self._cache:
                 t, q = self._cache[i]
-                out[i] = (t, q.title, q.title_numbers)
+                out[i] = (t, q.title_form, q.title_numbers, q.kind != "title")
             else:
                 missing.append(i)
-        for item_id, title in lookup.titles(missing).items():
-            out[item_id] = (title, normalize_title(title), numbers(title or ""))
+        for item_id, (title, has_body) in lookup.titles(missing).items():
+            out[item_id] = (title, title_form(title), numbers(title or ""), has_body)
         return out
 
     def forget(self, ids: Iterable[int]) -> None:
@@ -233,6 +254,19 @@ class Deduper:
         self._cache[item_id] = (title, p)
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
+
+
+def _closest(lookup: Lookup, dups: list[Candidate], published: datetime | None) -> Candidate | None:
+    """The best duplicate candidate. When the best evidence fits copies of several stories alike (a
+    headline, an excerpt with no figures, both another day's report and this one), the story
+    published nearest in time wins, whatever order the copies arrived in."""
+    if not dups:
+        return None
+    top = [c for c in dups if (_RANK[c.method], c.similarity) == (_RANK[dups[0].method], dups[0].similarity)]
+    if len(top) < 2 or published is None:
+        return dups[0]
+    when = lookup.published([c.id for c in top])
+    return min(top, key=lambda c: (abs((when[c.id] - published).total_seconds()) if c.id in when else 1e18, c.id))
 
 
 def _saturated(postings: list[tuple[int, int]]) -> set[int]:
@@ -253,14 +287,26 @@ def _verify_body(p: Prepared, item_id: int, title: str, q: Prepared) -> Candidat
         # and differ in their figures: a reprint keeps the figures of what it keeps.
         # (An editor's note may add figures, a cut may drop some: one side's must all be there.)
         a, b = p.body_numbers, q.body_numbers
-        if dup and min(len(a), len(b)) >= 3 and o.jaccard < FIGURES_BELOW_JACCARD:
-            dup = len(a & b) / min(len(a), len(b)) >= FIGURES_AGREE
-        return Candidate(item_id, title, max(o.jaccard, contained if dup else o.jaccard), "near", dup, item_id)
+        rule = f"texts share {o.jaccard:.2f} (Jaccard), the shorter is {contained:.2f} inside the longer"
+        if dup and min(len(a), len(b)) >= 3:
+            agree = len(a & b) / min(len(a), len(b))
+            dup = agree >= FIGURES_AGREE
+            rule += f"; figures agree {agree:.2f}" + ("" if dup else f" (< {FIGURES_AGREE}: another report)")
+        return Candidate(item_id, title, max(o.jaccard, contained if dup else o.jaccard), "near", dup, item_id, rule)
     # One side is a summary: it must sit inside the other, figures included. A new text that
     # merely quotes a stored short item (a headline, a wire sentence) is its own story: when
     # the stored one is the smaller, it must be nearly all there and most of the new text.
-    figures_ok = small.body_numbers <= (large.body_numbers | large.title_numbers)
+    theirs = large.body_numbers | large.title_numbers
+    missing = small.body_numbers - theirs
+    if small.cut_figure in missing and any(f.startswith(small.cut_figure) for f in theirs):
+        missing = missing - {small.cut_figure}  # the excerpt ends inside that figure
+    figures_ok = not missing
     dup = contained >= SHORT_CONTAINED and figures_ok
-    if small is q:
+    same_title = title_match(p.title_form, q.title_form).same and bool(small.body_numbers)
+    if small is q and not same_title:
+        # Without the same headline, a new text that holds a stored short one must be mostly it:
+        # a long article quoting a wire sentence is its own story.
         dup = dup and contained >= STORED_SMALLER_CONTAINED and ratio >= STORED_SMALLER_RATIO
-    return Candidate(item_id, title, contained, "summary", dup, item_id)
+    rule = (f"the shorter text is {contained:.2f} inside the other" + ("" if figures_ok else ", its figures are not")
+            + (", under the same headline" if same_title else ""))
+    return Candidate(item_id, title, contained, "summary", dup, item_id, rule)

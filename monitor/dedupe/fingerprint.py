@@ -30,13 +30,19 @@ from typing import Literal
 import numpy as np
 
 from ..text.boilerplate import strip_boilerplate
-from ..text.normalize import squash, squash_nfkc
+from ..text.figures import digits_for_numerals
+from ..text.normalize import squash, squash_nfkc, to_mainland
 
 TextKind = Literal["full", "summary", "title"]
 
 SHINGLE = 5
 ANCHOR = 10
 ANCHOR_MOD = 32
+# A short text (a summary, a flash) samples anchors four times as densely: at 1/32 one of 50
+# characters often has none, and two copies of it could only be found by their titles. Its
+# sparse anchors are a subset of its dense ones, so it still finds long articles holding it.
+ANCHOR_MOD_SHORT = 8
+FLASH_BELOW = 40  # squashed characters: a one-line flash indexes every window (it has only a few)
 TITLE_PART = 10
 
 _MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
@@ -111,6 +117,22 @@ _DIGIT_COMMA = re.compile(r"(?<=\d),(?=\d)")
 
 
 def normalize_title(title: str) -> str:
+    """The headline a reprint keeps, in the dedupe form: farm prefixes, site suffixes and
+    bracketed tags off, punctuation and spaces gone."""
+    return squash(_headline(title))
+
+
+def title_form(title: str) -> str:
+    """``normalize_title`` with the places where punctuation or spaces stood kept as "·": a
+    headline contained in another counts only when it ends where the other has a break."""
+    folded = to_mainland(unicodedata.normalize("NFKC", _headline(title))).casefold()
+    return _BREAKS.sub("·", folded).strip("·")
+
+
+_BREAKS = re.compile(r"[\W_]+")
+
+
+def _headline(title: str) -> str:
     t = unicodedata.normalize("NFKC", title or "").strip()
     for _ in range(3):
         before = t
@@ -122,36 +144,49 @@ def normalize_title(title: str) -> str:
             t = stripped
         if t == before:
             break
-    return squash(t)
+    return t
 
 
-def numbers(text: str, *, nfkc: bool = False) -> frozenset[str]:
-    """Figures in a text, leading zeros dropped (a stock code 00388 is 0388). ``nfkc``: the text
-    is NFKC-normalised already."""
+def numbers(text: str, *, nfkc: bool = False, digits: bool = False) -> frozenset[str]:
+    """Figures in a text, leading zeros dropped (a stock code 00388 is 0388), figures in words
+    read as digits. ``nfkc``: the text is NFKC-normalised already; ``digits``: and its words
+    already rewritten."""
     # NFKC turns the full-width comma into ",", so "1,000", "1，000" and a list "5100，500" written
     # either way all read the same; the digits run together on both sides alike.
-    found = _NUMBER.findall(_DIGIT_COMMA.sub("", text if nfkc else unicodedata.normalize("NFKC", text)))
+    text = text if nfkc else unicodedata.normalize("NFKC", text)
+    text = text if digits else digits_for_numerals(text)
+    found = _NUMBER.findall(_DIGIT_COMMA.sub("", text))
     return frozenset(n.lstrip("0") or "0" for n in found)
 
 
-def title_similarity(a: str, b: str, at_least: float = 0.0) -> float:
-    """Of two normalised titles: 1.0 when one holds the other (a subtitle dropped), else the
-    SequenceMatcher ratio. Below ``at_least`` the cheap upper bound is returned instead of the
-    exact ratio: a series of titles ("北向资金净流入…") brings many candidates that fail anyway."""
-    if not a or not b:
-        return 0.0
-    short, long_ = sorted((a, b), key=len)
-    if len(short) >= TITLE_PART and short in long_:
-        return 1.0
-    sm = SequenceMatcher(None, a, b, autojunk=False)
-    if at_least:
-        bound = sm.real_quick_ratio()
-        if bound < at_least:
-            return bound
-        bound = sm.quick_ratio()
-        if bound < at_least:
-            return bound
-    return sm.ratio()
+TITLE_MIN = 8  # characters: a shorter headline is too generic to identify a story by
+TITLE_SPAN = 0.5  # the shorter must be at least this share of the longer (a dropped subtitle, not a topic)
+
+
+@dataclass(frozen=True)
+class TitleMatch:
+    same: bool  # one headline: equal, or one with a subtitle or a tail dropped
+    shared: float  # the share of the shorter title found as one run in the longer
+    ratio: float  # SequenceMatcher's similarity of the two, for reports
+
+
+def title_match(a: str, b: str) -> TitleMatch:
+    """Two headlines in ``title_form`` are one when they are equal, or when the shorter stands
+    whole inside the longer, from a break to a break, and is most of it (a subtitle dropped).
+    A word changed anywhere ("本科生" for "研究生", "深圳" for "上海") makes another event,
+    however similar the rest; a short title inside a long one ("Tata Consultancy Services" in
+    "Tata Consultancy Services: Infrastructure to Intelligence") is a topic, not the headline."""
+    sa, sb = a.replace("·", ""), b.replace("·", "")
+    if not sa or not sb:
+        return TitleMatch(False, 0.0, 0.0)
+    if sa == sb:  # a generic heading ("焦点速递", "人才培养") names no story, however often it recurs
+        return TitleMatch(len(sa) >= TITLE_MIN, 1.0, 1.0)
+    (short, s_flat), (long_, l_flat) = sorted(((a, sa), (b, sb)), key=lambda x: len(x[1]))
+    sm = SequenceMatcher(None, s_flat, l_flat, autojunk=False)
+    shared = sm.find_longest_match(0, len(s_flat), 0, len(l_flat)).size / len(s_flat)
+    at = f"·{long_}·".find(f"·{short}·")
+    same = at >= 0 and len(s_flat) >= TITLE_MIN and len(s_flat) >= TITLE_SPAN * len(l_flat)
+    return TitleMatch(same, shared, sm.ratio())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -168,6 +203,8 @@ class Prepared:
     body_numbers: frozenset[str]
     anchors: np.ndarray = field(repr=False)
     title_keys: np.ndarray = field(repr=False)
+    cut_figure: str | None = None  # a figure the text ends on, perhaps cut short ("26.6" of 26.67%)
+    title_form: str = ""  # see title_form()
     _shingles: np.ndarray | None = field(default=None, repr=False)
 
     @property
@@ -195,22 +232,35 @@ def clean_lines(title: str, body: str) -> list[str]:
     lines = strip_boilerplate((body or "").split("\n"))
     t = squash(title or "")
     limit = 2 * len(title or "") + 10  # only a line about as long as the title can be the title
-    return [x for x in lines if len(x) > limit or squash(x) != t]
+    kept = [x for x in lines if len(x) > limit or squash(x) != t]
+    # A flash whose text is its title: the repeat is the text, not a heading over it.
+    return kept if sum(len(x) for x in kept) >= TITLE_ONLY_BELOW else lines
 
 
 def prepare(title: str, body: str) -> Prepared:
-    kept = unicodedata.normalize("NFKC", "\n".join(clean_lines(title, body)))
+    # Figures in words become digits in the compared form too: 五千一百一十万 and 5110万 are
+    # the same passage, whichever way a reprint wrote them.
+    kept = digits_for_numerals(unicodedata.normalize("NFKC", "\n".join(clean_lines(title, body))))
     text = squash_nfkc(kept)
-    norm_title = normalize_title(title)
+    form = title_form(title)
+    norm_title = form.replace("·", "")  # normalize_title(title), from the one conversion
     anchors = shingle_hashes(text, ANCHOR)
-    anchors = np.unique(anchors[(anchors & np.uint64(ANCHOR_MOD - 1)) == 0])  # ANCHOR_MOD: a power of 2
+    mod = 1 if len(text) < FLASH_BELOW else ANCHOR_MOD_SHORT if len(text) < SHORT_BELOW else ANCHOR_MOD  # 2^n
+    anchors = np.unique(anchors[(anchors & np.uint64(mod - 1)) == 0])
     keys = []
     if norm_title:
         keys.append(norm_title)
         if len(norm_title) > TITLE_PART:
             keys += [norm_title[:TITLE_PART], norm_title[-TITLE_PART:]]
     title_keys = np.unique(np.array([key_hash("title:" + k) for k in keys], dtype=np.int64)).view(np.uint64)
-    return Prepared(norm_title, text, numbers(title or ""), numbers(kept, nfkc=True), anchors, title_keys)
+    tail = _CUT_FIGURE.search(kept[-16:])
+    cut = (tail.group(1).replace(",", "").lstrip("0") or "0") if tail else None
+    return Prepared(norm_title, text, numbers(title or ""), numbers(kept, nfkc=True, digits=True), anchors,
+                    title_keys, cut, form)
+
+
+# A summary cut off after a figure may have cut the figure itself.
+_CUT_FIGURE = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(?:…+|\.{2,}|…)?\s*$")
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,14 @@ decision is plain code over plain data: the store implements it with indexed SQL
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
+
+BODY_FROM = 20  # characters: a shorter "body" is a title repeated or a stub, not text
+
+
+def has_body(body: str | None) -> bool:
+    return len((body or "").strip()) >= BODY_FROM
 
 
 class Lookup(Protocol):
@@ -20,8 +27,11 @@ class Lookup(Protocol):
     def articles(self, ids: Sequence[int]) -> dict[int, tuple[str, str]]:
         """id → (title, body) of stored articles, to verify a candidate."""
 
-    def titles(self, ids: Sequence[int]) -> dict[int, str]:
-        """id → title: title candidates need nothing else."""
+    def titles(self, ids: Sequence[int]) -> dict[int, tuple[str, bool]]:
+        """id → (title, has a body): title candidates need nothing else."""
+
+    def published(self, ids: Sequence[int]) -> dict[int, datetime]:
+        """id → published time: what breaks a tie between two stories a copy fits equally."""
 
     def root(self, item_id: int) -> int:
         """The first-seen article of the item's story (the item itself when it is an original)."""
@@ -30,7 +40,8 @@ class Lookup(Protocol):
         """A hint: these will be asked for next (a batch's hashes), so fetch them together."""
 
     def add(self, item_id: int, title: str, body: str, content_hash: str | None,
-            fingerprints: Sequence[int], duplicate_of: int | None, url: str | None = None) -> None:
+            fingerprints: Sequence[int], duplicate_of: int | None, url: str | None = None,
+            published: datetime | None = None) -> None:
         """An article just decided, visible to the rest of its batch."""
 
 
@@ -41,6 +52,7 @@ class MemoryLookup:
         self._articles: dict[int, tuple[str, str]] = {}
         self._hashes: dict[str, list[int]] = {}
         self._urls: dict[str, list[int]] = {}
+        self._published: dict[int, datetime] = {}
         self._postings: dict[int, list[int]] = {}
         self._roots: dict[int, int] = {}
 
@@ -56,8 +68,11 @@ class MemoryLookup:
     def articles(self, ids: Sequence[int]) -> dict[int, tuple[str, str]]:
         return {i: self._articles[i] for i in ids if i in self._articles}
 
-    def titles(self, ids: Sequence[int]) -> dict[int, str]:
-        return {i: self._articles[i][0] for i in ids if i in self._articles}
+    def titles(self, ids: Sequence[int]) -> dict[int, tuple[str, bool]]:
+        return {i: (self._articles[i][0], has_body(self._articles[i][1])) for i in ids if i in self._articles}
+
+    def published(self, ids: Sequence[int]) -> dict[int, datetime]:
+        return {i: self._published[i] for i in ids if i in self._published}
 
     def root(self, item_id: int) -> int:
         return self._roots.get(item_id, item_id)
@@ -66,8 +81,11 @@ class MemoryLookup:
         pass  # everything is in memory already
 
     def add(self, item_id: int, title: str, body: str, content_hash: str | None,
-            fingerprints: Sequence[int], duplicate_of: int | None, url: str | None = None) -> None:
+            fingerprints: Sequence[int], duplicate_of: int | None, url: str | None = None,
+            published: datetime | None = None) -> None:
         self._articles[item_id] = (title, body)
+        if published is not None:
+            self._published[item_id] = published
         if url:
             self._urls.setdefault(url, []).append(item_id)
         if content_hash:

@@ -18,6 +18,7 @@ from ..config.schedule import missed_periods
 from ..store import Session, digests, feeds
 from ..store.deliveries import last_digest_created, undeliverable
 from ..store.items import ItemView, item_views
+from ..text.headlines import display_title
 from ..watch.query import query_text
 from .render import TITLE_MAX
 
@@ -175,7 +176,7 @@ def _by_watch(session: Session, stories: dict[int, digests.Story], order: list[i
 
 
 def _item(it: ItemView, hits: dict[int, list], wid: int, also: list[str], names: dict[int, str]) -> DigestItem:
-    return DigestItem(id=it.id, title=segments(_cut_title(it.title), hits[wid], "title"), url=it.url,
+    return DigestItem(id=it.id, title=_title_segments(it, hits[wid]), url=it.url,
                       source=source_of(it), published=it.published, snippet=_snippet(it, hits[wid]),
                       also=also, other_watches=[names[o] for o in hits if o != wid])
 
@@ -216,6 +217,17 @@ def segments(text: str, hits: list, fld: str) -> Segments:
     if pos < len(text):
         out.append((text[pos:], False))
     return out
+
+
+def _title_segments(it: ItemView, hits: list) -> Segments:
+    """The headline without a farm's lead-in or an appended outlet, hits shifted to match."""
+    shown = display_title(it.title, it.source)
+    start = it.title.find(shown)
+    if start < 0:
+        return segments(_cut_title(it.title), hits, "title")
+    moved = [dict(h, start=h["start"] - start, end=h["end"] - start) for h in hits
+             if h.get("field") == "title" and h["start"] >= start and h["end"] <= start + len(shown)]
+    return segments(_cut_title(shown), moved, "title")
 
 
 def _cut_title(title: str) -> str:

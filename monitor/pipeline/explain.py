@@ -53,7 +53,7 @@ def _dedupe(session: Session, item: items.ItemView) -> dict:
     """The stored decision, and the nearest earlier articles as the dedupe stage sees them now."""
     decision = Deduper().check(fingerprints.SqlLookup(session), item.title, item.body, before=item.id)
     nearest = [{"id": c.id, "title": c.title, "similarity": round(c.similarity, 4), "method": c.method,
-                "duplicate": c.duplicate} for c in decision.nearest]
+                "duplicate": c.duplicate, "rule": c.rule} for c in decision.nearest]
     link = items.duplicate_link(session, item.id)
     if link is None:
         return {"decision": f"original: no earlier stored article is a copy ({decision.kind} text)",

@@ -51,7 +51,7 @@ class Processor:
             self.deduper.forget(ids)
         items = [*new, *updated]
         lookup = fingerprints.SqlLookup(session)
-        outcomes = self.deduper.decide(lookup, [Article(i.id, i.title, i.body, i.content_hash, i.url)
+        outcomes = self.deduper.decide(lookup, [Article(i.id, i.title, i.body, i.content_hash, i.url, i.published)
                                                 for i in items])
         result.duplicates = fingerprints.save_outcomes(session, outcomes)
         found = [(i.id, self.matcher.match(doc_of(i.title, i.summary, i.content, i.source, i.url, i.feed),

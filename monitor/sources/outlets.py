@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import re
 
+from ..text.headlines import strip_outlet
+
+__all__ = ["channel_outlet", "split_headline", "strip_outlet"]
+
 MAX_HEADLINE = 120  # characters; a longer "title" is a headline with text run into it
 _CLAUSE_END = "。！？；：，!?;:,、"
 # Trailing channel plumbing: a relay's name, "all", "latest … channel", an RSS label.
@@ -17,7 +21,6 @@ _PLUMBING = re.compile(
     r"|\s[-–—]\s*(?:RSSHub|RSS|Feed|Atom))\s*$", re.I)
 _SECTION_OF_SITE = re.compile(r"^[^_]{1,10}_(?P<site>[^_]{2,12})$")  # "资讯_凤凰网": section _ site
 _OUTLET_THEN_SECTION = re.compile(r"\s[-–—]\s|:\s|：")
-_SEPARATOR = r"\s*(?:\s[-–—]\s|[|｜_：:]|\s[-–—])\s*"
 
 
 def channel_outlet(title: str | None) -> str | None:
@@ -36,20 +39,6 @@ def channel_outlet(title: str | None) -> str | None:
     # "财联社 - 电报 - 看盘", "界面新闻: 财经": the outlet, then its sections.
     head = _OUTLET_THEN_SECTION.split(name, maxsplit=1)[0].strip()
     return (head if 2 <= len(head) <= 16 else name) or None
-
-
-def strip_outlet(title: str, outlet: str | None) -> str:
-    """The headline without the outlet a search engine or portal appended to it (" - 新浪财经",
-    "：朝日新聞デジタル", "| NHK"); removed only when it names that outlet, as often as it repeats."""
-    if not outlet or len(outlet) >= len(title):
-        return title
-    suffix = re.compile(_SEPARATOR + re.escape(outlet.strip()) + r"\s*$")
-    for _ in range(3):
-        cut = suffix.sub("", title)
-        if cut == title or len(cut) < 4:
-            break
-        title = cut
-    return title
 
 
 def split_headline(title: str) -> tuple[str, str]:

@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
+from ..text.headlines import farm_prefix
 from .chunks import chunked
 from .models import Delivery, DeliveryItem, DeliveryKind, Duplicate, Item, Match, Watch
 
@@ -24,7 +25,7 @@ Hits = list  # the JSON hits of a match: [{"term", "field", "start", "end"}]
 @dataclass(frozen=True)
 class Story:
     root: int  # first-seen article of the cluster
-    shown: int  # the copy to show: the root when it matched, else the earliest matching copy
+    shown: int  # the copy to show: the earliest published matching copy that is not a farm's
     hits: dict[int, Hits]  # watch id → hits of the shown copy
 
 
@@ -58,12 +59,24 @@ def undelivered(session: Session, kind: DeliveryKind, recipients: str, watches: 
     root_of = {m: root for root, ms in members(session, roots).items() for m in ms}
     delivered = {root_of[i] for chunk in chunked(list(root_of))
                  for i in session.scalars(had.where(DeliveryItem.item_id.in_(chunk)))}
+    order = _representative_order(session, [i for matched in by_story.values() for i in matched])
     out = {}
     for root, matched in by_story.items():
         if root in seeds or root in delivered:
             continue  # a reprint of a seed, or of a story this list already had
-        shown = root if root in matched else min(matched)
+        shown = min(matched, key=order.__getitem__)
         out[root] = Story(root, shown, matched[shown])
+    return out
+
+
+def _representative_order(session: Session, ids: Sequence[int]) -> dict[int, tuple]:
+    """How copies of a story rank to be its face: not a content farm's, earliest published, first
+    stored. Decided when the digest is made, so an earlier copy arriving later takes over."""
+    out: dict[int, tuple] = {}
+    for chunk in chunked(sorted(set(ids))):
+        for item_id, title, published in session.execute(
+                select(Item.id, Item.title, Item.published_at).where(Item.id.in_(chunk))):
+            out[item_id] = (farm_prefix(title or "") is not None, published, item_id)
     return out
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from ..dedupe.decide import Outcome
+from ..dedupe.lookup import BODY_FROM
 from .chunks import chunked
 from .models import Duplicate, Fingerprint, Item
 
@@ -90,10 +91,19 @@ class SqlLookup:
                 out[item_id] = (title, content or summary or "")
         return out
 
-    def titles(self, ids: Sequence[int]) -> dict[int, str]:
-        out: dict[int, str] = {}
+    def titles(self, ids: Sequence[int]) -> dict[int, tuple[str, bool]]:
+        out: dict[int, tuple[str, bool]] = {}
+        body_length = func.length(func.coalesce(Item.content, Item.summary, ""))
         for chunk in chunked(list(ids)):
-            out.update((i, t) for i, t in self.session.execute(select(Item.id, Item.title).where(Item.id.in_(chunk))))
+            for i, t, n in self.session.execute(select(Item.id, Item.title, body_length).where(Item.id.in_(chunk))):
+                out[i] = (t, (n or 0) >= BODY_FROM)
+        return out
+
+    def published(self, ids: Sequence[int]) -> dict[int, datetime]:
+        out: dict[int, datetime] = {}
+        for chunk in chunked(list(ids)):
+            out.update((i, p) for i, p in self.session.execute(
+                select(Item.id, Item.published_at).where(Item.id.in_(chunk))))
         return out
 
     def root(self, item_id: int) -> int:
@@ -103,7 +113,8 @@ class SqlLookup:
         return row[0] if row else item_id
 
     def add(self, item_id: int, title: str, body: str, content_hash: str | None,
-            fingerprints: Sequence[int], duplicate_of: int | None, url: str | None = None) -> None:
+            fingerprints: Sequence[int], duplicate_of: int | None, url: str | None = None,
+            published: datetime | None = None) -> None:
         if url:
             self._by_url.setdefault(url, []).append((item_id, title))
         if content_hash:

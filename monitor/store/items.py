@@ -85,7 +85,8 @@ def save_entries(session: Session, feed_id: int, feed_name: str, entries: Sequen
     new_entries: list[FeedEntry] = []
     claimed: set[str | None] = set()  # keys of the rows this call inserts
     updated: set[int] = set()
-    for e in entries:
+    # Decided in published order (ids follow it): the earliest copy of a story is its root.
+    for e in sorted(entries, key=lambda e: e.published):
         guid = _key(e)
         row = known.get(guid) if guid else None
         if row is None:

@@ -17,6 +17,7 @@ import yaml
 
 from .boilerplate import source_note, strip_boilerplate
 from .clean import clean_line, clean_text
+from .headlines import strip_farm_prefix
 from .html import html_to_text, looks_like_html
 
 
@@ -43,10 +44,6 @@ _LEAD_BYLINE = re.compile(
     r"^(?P<src>\S{2,16}?)\s+(?P<author>[\u4e00-\u9fff]{2,4})\s+[\u4e00-\u9fff]{2,4}(?:报道|報道|讯|訊)\s*"
 )
 _REPORTER_OF = re.compile(r"《([^》]{2,12})》(?:记者|記者)")
-_FARM_PREFIX = re.compile(
-    r"^[\u4e00-\u9fff]{0,4}(?:热点|熱點|热讯|熱訊|快讯|快訊|速读|速讀|焦点|焦點|聚焦|头条|頭條|热闻|熱聞|最新|快报|快報)"
-    r"[\u4e00-\u9fff]{0,2}\s*[!！:：|｜]\s*"
-)
 _SENTENCE_END = re.compile(r"[。！？!?]")
 _QUOTES = "“”\"「」『』‘’'"
 
@@ -114,7 +111,7 @@ def parse_article(text: str, *, tz: ZoneInfo) -> ParsedArticle:
     title_derived = title is None
     if title is None:
         title = _derive_title(lines[0])
-    title = _FARM_PREFIX.sub("", title, count=1).strip() or title
+    title = strip_farm_prefix(title)
     return ParsedArticle(title=clean_line(title, 500), body=clean_text("\n".join(lines)),
                          source=clean_line(head.source, 200) or None, author=clean_line(head.author, 200) or None,
                          published=head.published, url=clean_line(url, 2000) or None, title_derived=title_derived)

@@ -21,6 +21,18 @@ _FOOTER = re.compile(
 )
 
 
+# WeChat and app furniture: follow/scan/like lines, arrows and emoji-only decoration.
+_FURNITURE = re.compile(
+    r"关注(我们|公众号|本号|星标)|设为星标|置顶公众号|点击(上方|下方|蓝字|关注|阅读原文)|长按(识别|关注|二维码|扫码)|"
+    r"扫码(关注|添加|进群)|扫描二维码|阅读原文|欢迎(转发|分享|关注)|点个?赞|点(个)?在看|分享给|转发给|"
+    r"關注(我們|公眾號)|點擊(上方|藍字)|長按(識別|關注)|閱讀原文")
+_WORDS = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]{2}")
+# A list of other articles: 相关阅读 / 往期推荐 and the titles under it.
+_LIST_HEADER = re.compile(
+    r"^\W{0,6}(相关阅读|相關閱讀|延伸阅读|延伸閱讀|推荐阅读|推薦閱讀|往期推荐|往期推薦|往期回顾|往期回顧|往期精选|往期精選|"
+    r"热文推荐|熱文推薦|精彩推荐|精彩推薦|热门文章|熱門文章|更多阅读|更多閱讀|相关文章|相關文章|推荐文章|推薦文章)\W{0,6}$")
+LIST_TITLE_MAX = 60  # characters: a line this short under a list header is a linked title
+
 _LINK_ROW = re.compile(r"(\[[^\]]*\]\([^)]*\)\s*[｜|]?\s*)+")
 _CELL_SEP = re.compile(r"\s*[|｜]\s*")
 
@@ -37,6 +49,8 @@ def is_nav_line(line: str) -> bool:
         return True
     if short and s.endswith((">", "»", "＞")):  # breadcrumbs
         return True
+    if len(s) < 60 and (_FURNITURE.search(s) or not _WORDS.search(s)):  # follow lines, decoration
+        return True
     if "|" in s or "｜" in s:
         cells = _CELL_SEP.split(s)
         if all(0 < len(c) <= 6 for c in cells):  # menu rows: 首页 | 财经 | 股票
@@ -50,14 +64,34 @@ def source_note(text: str) -> str | None:
     return m.group(1).strip() if m else None
 
 
+def drop_link_lists(lines: list[str]) -> list[str]:
+    """A 相关阅读 header and the short lines (other articles' titles) under it, wherever they are:
+    their words are not this article's, and a title in such a list made a search result look
+    like part of an article that only linked to it."""
+    out: list[str] = []
+    in_list = False
+    for line in lines:
+        s = line.strip()
+        if _LIST_HEADER.match(s):
+            in_list = True
+            continue
+        if in_list and len(s) <= LIST_TITLE_MAX:
+            continue
+        in_list = False
+        out.append(line)
+    return out
+
+
 def strip_boilerplate(lines: list[str]) -> list[str]:
-    """Drop navigation, captions and credits; cut the footer. A footer marker only cuts when it
-    sits in the last third of the text, so the word 免责声明 inside an article keeps the article."""
-    kept = [line.strip() for line in lines if not is_nav_line(line)]
+    """Drop navigation, captions, app furniture, lists of other articles and credits; cut the
+    footer. A footer marker only cuts when it sits in the last third of the text, so the word
+    免责声明 inside an article keeps the article."""
+    kept = [line.strip() for line in drop_link_lists(lines) if not is_nav_line(line)]
     total = sum(len(x) for x in kept) or 1
     seen = 0
     for i, line in enumerate(kept):
-        if _FOOTER.match(line) and seen >= total * 0.6:
+        # In the last third of the text, or among its last two lines (a one-line flash's footer).
+        if _FOOTER.match(line) and (seen >= total * 0.6 or i >= len(kept) - 2):
             kept = kept[:i]
             break
         seen += len(line)

@@ -23,19 +23,27 @@ def to_simplified(text: str) -> str:
     return _t2s().convert(text)
 
 
-def fold(text: str) -> str:
-    """NFKC (full-width → half-width), traditional → simplified, Latin case-folded."""
-    return to_simplified(unicodedata.normalize("NFKC", text)).casefold()
+@lru_cache(maxsize=1)
+def _regional() -> opencc.OpenCC:
+    return opencc.OpenCC("tw2sp")
+
+
+def to_mainland(text: str) -> str:
+    """Traditional script to simplified with Taiwan's vocabulary folded too (軟體 → 软件, 宣告 →
+    声明): OpenCC's t2s converts characters only, and a Taiwan-style reprint kept its words. Used
+    for the dedupe form, where both sides of a comparison are folded alike."""
+    return _regional().convert(text)
 
 
 def squash(text: str) -> str:
-    """fold() with all punctuation and white space removed: the form fingerprints are made of."""
-    return _NOT_WORD.sub("", fold(text))
+    """The dedupe form: NFKC, script and regional vocabulary folded, case-folded, and every
+    punctuation mark and space removed. Fingerprints and content hashes are made of it."""
+    return _NOT_WORD.sub("", to_mainland(unicodedata.normalize("NFKC", text)).casefold())
 
 
 def squash_nfkc(text: str) -> str:
     """squash() of a text already NFKC-normalised (saves a second pass over a long article)."""
-    return _NOT_WORD.sub("", to_simplified(text).casefold())
+    return _NOT_WORD.sub("", to_mainland(text).casefold())
 
 
 def content_hash(text: str) -> str:
@@ -43,8 +51,9 @@ def content_hash(text: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# The matching form: fold() plus punctuation variants and white space, with an optional map back
-# to the original characters so that hits can be highlighted where the reader sees them.
+# The matching form: NFKC, traditional → simplified, case-folded, punctuation variants and white
+# space unified, with an optional map back to the original characters so that hits can be
+# highlighted where the reader sees them.
 
 # Punctuation that Chinese and Western keyboards type differently for the same meaning.
 _PUNCT = {"“": '"', "”": '"', "„": '"', "‟": '"', "「": '"', "」": '"', "『": '"', "』": '"', "«": '"',

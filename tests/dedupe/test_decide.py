@@ -90,3 +90,83 @@ def test_title_normalisation_and_figures():
     assert normalize_title("全球热点!金融机构抢滩3亿新市民金融服务 - 新浪财经") == "金融机构抢滩3亿新市民金融服务"
     assert numbers("港交所(00388.HK)") == numbers("港交所(0388.HK)")
     assert numbers("共1,000亿元") == numbers("共1000亿元") == numbers("共１，０００亿元")
+
+
+# -- the mechanisms that hid different stories ------------------------------------------------
+
+STORY_A = ("国家统计局今日发布数据，11月全国居民消费价格同比上涨0.4%，其中城市上涨0.5%，农村上涨0.2%；"
+           "食品价格上涨1.1%，非食品价格上涨0.2%。专家表示，消费需求持续恢复，物价总体平稳。")
+STORY_B = ("央行今日开展2000亿元中期借贷便利操作，中标利率2.0%，与上期持平；当日另有1500亿元MLF到期。"
+           "分析人士指出，此举有助于保持银行体系流动性合理充裕，稳定市场预期。")
+
+
+def test_a_shared_headline_with_different_bodies_is_two_stories():
+    d, look = Deduper(), MemoryLookup()
+    headline = "这件事，关乎每个人的钱袋子"
+    decide(d, look, article(1, headline, STORY_A))
+    assert not decide(d, look, article(2, headline, STORY_B))[2].decision.is_duplicate
+
+
+def test_another_days_template_report_is_another_story():
+    d, look = Deduper(), MemoryLookup()
+    day1 = "国内商品期货收盘，纯碱主力合约跌停报1520元/吨，跌幅8.1%；焦煤跌3.2%，焦炭跌2.6%，铁矿石跌1.9%，生猪涨0.7%。"
+    day2 = "国内商品期货收盘，纯碱主力合约跌停报1398元/吨，跌幅7.6%；焦煤跌2.4%，焦炭跌1.8%，铁矿石跌1.1%，生猪涨1.3%。"
+    decide(d, look, article(1, "国内商品期货多数收跌 纯碱主力合约跌停", day1 * 3))
+    assert not decide(d, look, article(2, "国内商品期货多数收跌 纯碱主力合约跌停", day2 * 3))[2].decision.is_duplicate
+
+
+def test_titles_that_differ_by_a_word_or_are_only_a_topic_stay_apart():
+    d, look = Deduper(), MemoryLookup()
+    decide(d, look, article(1, "清华大学2026年本科生毕业典礼举行", ""))
+    assert not decide(d, look, article(2, "清华大学2026年研究生毕业典礼举行", ""))[2].decision.is_duplicate
+    decide(d, look, article(3, "Tata Consultancy Services: Infrastructure to Intelligence", ""))
+    assert not decide(d, look, article(4, "Tata Consultancy Services - Wikipedia", ""))[4].decision.is_duplicate
+    decide(d, look, article(5, "金融机构抢滩3亿新市民金融服务 推专属贷款成银行切入口", ""))
+    sub = decide(d, look, article(6, "金融机构抢滩3亿新市民金融服务 - 新浪财经", ""))[6].decision
+    assert sub.duplicate_of == 5  # a dropped subtitle is the same headline
+
+
+def test_shared_wechat_furniture_and_link_lists_do_not_make_a_duplicate():
+    d, look = Deduper(), MemoryLookup()
+    furniture = ["👇👇👇", "点击上方蓝字关注我们，设为星标，第一时间获取最新金融资讯和深度解读", "▌往期推荐",
+                 "央行开展逆回购操作 维护流动性合理充裕", "多家银行下调存款利率 最高下调二十个基点",
+                 "长按识别二维码关注我们的公众号", "点个在看，分享给朋友，欢迎转发到朋友圈"]
+    decide(d, look, article(1, "国家统计局发布11月CPI", STORY_A + "\n" + "\n".join(furniture)))
+    flash = decide(d, look, article(2, "央行MLF操作", "央行今日开展MLF操作。\n" + "\n".join(furniture)))[2].decision
+    assert not flash.is_duplicate
+    listing = STORY_B + "\n相关阅读\n国家统计局发布11月CPI数据 居民消费价格同比上涨0.4%\n多家银行下调存款利率"
+    decide(d, look, article(3, "央行开展2000亿元MLF操作", listing))
+    entry = decide(d, look, article(4, "统计局：11月CPI同比上涨0.4%", "国家统计局发布11月CPI数据 居民消费价格同比上涨0.4%"))
+    assert entry[4].decision.duplicate_of != 3
+
+
+def test_figures_written_in_words_are_the_same_figures():
+    d, look = Deduper(), MemoryLookup()  # long texts: only the text can decide
+    digits = "某省今年已为5110万新市民提供金融服务，覆盖3亿人次，2022年12月8日起新增贷款额度提高百分之五十。" * 8
+    words = "某省今年已为五千一百一十万新市民提供金融服务，覆盖三亿人次，二〇二二年十二月八日起新增贷款额度提高50%。" * 8
+    decide(d, look, article(1, "某省新市民金融服务", digits))
+    assert decide(d, look, article(2, "某省新市民金融服务全覆盖", words))[2].decision.duplicate_of == 1
+
+
+def test_a_taiwan_style_reprint_is_found():
+    d, look = Deduper(), MemoryLookup()
+    mainland = ("某软件公司今日发布声明，称其信息安全产品已通过认证，网络用户数据将获得更好保护。公司表示，"
+                "新版软件将于下月上线，并面向中小企业提供免费试用。") * 3
+    taiwan = ("某軟體公司今日發布宣告，稱其資訊安全產品已通過認證，網路用戶資料將獲得更好保護。公司表示，"
+              "新版軟體將於下月上線，並面向中小企業提供免費試用。") * 3
+    decide(d, look, article(1, "某软件公司发布声明", mainland))
+    assert decide(d, look, article(2, "某軟體公司發布宣告", taiwan))[2].decision.duplicate_of == 1
+
+
+def test_reported_similarities_are_the_verified_ones():
+    from difflib import SequenceMatcher
+
+    from monitor.dedupe.fingerprint import normalize_title
+
+    d, look = Deduper(), MemoryLookup()
+    stored, new = "北向资金今日大幅净流入40亿元", "北向资金今日大幅净流出25亿元，外资态度转向"
+    decide(d, look, article(1, stored, ""))
+    (c,) = d.check(look, new, "").nearest
+    a, b = sorted((normalize_title(stored), normalize_title(new)), key=len)
+    run = SequenceMatcher(None, a, b, autojunk=False).find_longest_match(0, len(a), 0, len(b)).size
+    assert not c.duplicate and c.similarity == run / len(a) and c.rule

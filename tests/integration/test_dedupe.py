@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import opencc
@@ -204,3 +204,36 @@ def test_dedupe_command_reads_a_file_or_stdin_and_stores_nothing(store, make_con
     assert new.returncode == 0 and new.stdout.startswith("new:"), new.stdout + new.stderr
     with db.session() as s:
         assert s.scalar(select(Item.id).order_by(Item.id.desc()).limit(1)) == max(ids.values())
+
+
+def test_a_story_is_shown_by_its_earliest_copy_that_is_not_a_farms(make_config, feed_server):
+    """The content farm's copy was stored first; the wire's, published earlier, heads the story."""
+    import email.utils
+
+    from helpers.polling import run_poll, setup
+
+    from monitor.mail.compose import compose
+
+    now = datetime.now(UTC)
+    body = ("新市民金融服务再提速：某城商行今日宣布面向新市民推出专属信用贷款，额度最高30万元，"
+            "审批时间缩短至两个工作日，首批已有1200户获得授信。") * 3
+
+    def feed(channel, guid, title, minutes_ago):
+        when = email.utils.format_datetime(now - timedelta(minutes=minutes_ago))
+        xml = (f"<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>{channel}</title>"
+               f"<item><title>{title}</title><guid>{guid}</guid><link>https://{guid}.example.com/a</link>"
+               f"<description>{body}</description><pubDate>{when}</pubDate></item></channel></rss>")
+        return Response(200, xml.encode(), {"Content-Type": "application/rss+xml"})
+
+    feed_server.routes["/farm.xml"] = feed("每日资讯", "farm", "全球热点!城商行推出新市民专属信用贷", 20)
+    feed_server.routes["/wire.xml"] = feed("证券日报", "wire", "城商行推出新市民专属信用贷", 37)
+    config, db = setup(make_config, [{"name": "farm", "url": feed_server.url("/farm.xml")},
+                                     {"name": "wire", "url": feed_server.url("/wire.xml")}])
+    run_poll(config, db, names=["farm"])
+    run_poll(config, db, names=["wire"])
+    with db.session() as s:
+        (c,) = compose(s, config, "digest", now=datetime.now(UTC), period="p", label="p")
+    (section,) = [sec for sec in c.digest.sections if sec.items]
+    (story,) = section.items
+    assert "".join(t for t, _ in story.title) == "城商行推出新市民专属信用贷" and story.source == "证券日报"
+    assert story.also == ["每日资讯"]

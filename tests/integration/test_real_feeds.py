@@ -115,3 +115,21 @@ def test_explain_names_the_search_engine(polled):
     assert watch["matched"] and watch["via"] == "search" and "search engine" in watch["reason"]
     text = cli(config, "explain", str(item_id)).stdout
     assert "returned by the search engine for this watch" in text
+
+
+def test_no_two_google_news_headlines_that_differ_in_a_word_are_linked(polled):
+    from monitor.store.models import Duplicate
+    from monitor.text.headlines import strip_farm_prefix
+
+    config, db, _, _ = polled
+    with db.session() as s:
+        gn = dict(s.execute(select(Item.id, Item.title).join(Feed, Feed.id == Item.feed_id)
+                            .where(Feed.name == "gn:清华大学")).all())
+        links = [(a, b) for a, b in s.execute(select(Duplicate.item_id, Duplicate.duplicate_of_id)) if a in gn and b in gn]
+
+    def bare(title: str) -> str:
+        return re.sub(r"\W", "", strip_farm_prefix(title))
+
+    for a, b in links:
+        short, long_ = sorted((bare(gn[a]), bare(gn[b])), key=len)
+        assert short in long_ and len(short) >= 8, (gn[a], gn[b])

@@ -1,0 +1,71 @@
+"""Figures written in words, rewritten in digits, so that a figure check sees 五千一百一十万 and
+5110万, 二〇二二年 and 2022年, 十二月八日 and 12月8日, 百分之五 and 5% as the same figures.
+
+Only runs that read as numbers are rewritten: two numeral characters or more (三亿 is 三 and 亿),
+or one followed by a unit or a date word; 统一, 一些 and 万一 stay words. The result is for
+comparing figures, never for display.
+"""
+from __future__ import annotations
+
+import re
+
+_DIGIT = {"零": 0, "〇": 0, "○": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
+          "八": 8, "九": 9, "兩": 2}
+_SMALL = {"十": 10, "百": 100, "千": 1000}
+_LARGE = {"万": 10_000, "亿": 100_000_000, "萬": 10_000, "億": 100_000_000}
+_NUMERAL = "零〇○一二两三四五六七八九兩十百千万亿萬億"
+# A numeral run, an optional decimal part (三点五), and what follows it.
+_FOLLOW = "年月日号時时点點分秒元角倍成家个個位名人次季亿万億萬%％"
+_RUN = re.compile(f"(百分之)?([{_NUMERAL}]+)(点[{_NUMERAL[:13]}]+)?(?=([{_FOLLOW}]|$)?)")
+_UNIT_AFTER = set("年月日号時时分秒元角倍成家个個位名人次季%％")
+_NOT_NUMBERS = ("一些", "一起", "一样", "一直", "一定", "一般", "一切", "一旦", "一再", "一度", "一边", "统一", "唯一",
+                "万一", "千万", "一致", "一体", "第一", "之一", "一方面", "一下", "一时", "一向", "一同", "一律")
+
+
+def _value(run: str) -> int | None:
+    """二〇二二 (digit by digit) or 五千一百一十万 (positional); None if it is neither."""
+    if all(ch in _DIGIT for ch in run):
+        return int("".join(str(_DIGIT[ch]) for ch in run)) if len(run) > 1 else _DIGIT[run]
+    total = section = digit = 0
+    for ch in run:
+        if ch in _DIGIT:
+            digit = _DIGIT[ch]
+        elif ch in _SMALL:
+            section += (digit or 1) * _SMALL[ch]
+            digit = 0
+        elif ch in _LARGE:
+            total = (total + section + digit) * _LARGE[ch]
+            section = digit = 0
+        else:
+            return None
+    return total + section + digit
+
+
+def _scaled(run: str, value: int) -> str:
+    """5110万 as the digits write it: a run ending in 万, 亿 or 万亿 keeps that unit."""
+    run = run.replace("萬", "万").replace("億", "亿")
+    for unit, size in (("万亿", 10**12), ("亿", 10**8), ("万", 10**4)):
+        if run.endswith(unit) and value % size == 0:
+            return f"{value // size}{unit}"
+    return str(value)
+
+
+def digits_for_numerals(text: str) -> str:
+    def replace(m: re.Match) -> str:
+        percent, run, decimal, after = m.group(1), m.group(2), m.group(3), m.group(4)
+        context = text[max(0, m.start() - 1):m.end() + 2]
+        if any(word in context for word in _NOT_NUMBERS) and not (percent or decimal):
+            return m.group(0)
+        if len(run) < 2 and not (after and after in _UNIT_AFTER) and not (percent or decimal):
+            return m.group(0)
+        if not any(ch in _DIGIT for ch in run) and not run.startswith("十"):
+            return m.group(0)  # 百分点, 千万: units without a digit are words
+        value = _value(run)
+        if value is None:
+            return m.group(0)
+        out = _scaled(run, value)
+        if decimal:
+            out += "." + "".join(str(_DIGIT[ch]) for ch in decimal[1:])
+        return out + ("%" if percent else "")
+
+    return _RUN.sub(replace, text)
