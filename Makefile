@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 CONFIG ?= config.yaml
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test lint bench check clean
+.PHONY: setup run test lint bench check clean messages web screenshots
 
 # Re-install only when the dependency lists change.
 $(STAMP): pyproject.toml constraints.txt
@@ -29,6 +29,25 @@ lint: setup
 
 bench: setup
 	$(BIN)/python bench/run.py
+
+# The interface's words: extract the message ids, merge them into the Chinese catalogue, compile.
+# Translate the new empty msgstr entries in monitor/i18n/locale/zh_CN/LC_MESSAGES/monitor.po, then
+# run this again; tests/i18n checks that every message has its Chinese.
+LOCALE := monitor/i18n/locale
+messages: setup
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 --no-location --sort-output \
+		--project monitor --omit-header -o $(LOCALE)/monitor.pot . >/dev/null
+	$(BIN)/pybabel update -D monitor -i $(LOCALE)/monitor.pot -d $(LOCALE) --no-fuzzy-matching \
+		--ignore-obsolete
+	$(BIN)/pybabel compile -D monitor -d $(LOCALE) --statistics
+
+# The README's pictures of the web view, taken by the browser test (needs /usr/bin/chromium).
+screenshots: setup
+	MONITOR_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/web/test_browser.py
+
+web: setup
+	$(BIN)/monitor --config $(CONFIG) db upgrade
+	exec $(BIN)/monitor --config $(CONFIG) web
 
 check: setup
 	$(BIN)/monitor --config $(CONFIG) check

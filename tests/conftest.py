@@ -65,6 +65,7 @@ def _pg_database():
 
 BASE_CONFIG = {
     "timezone": "Asia/Shanghai",
+    "locale": "en",  # the tests read the interface's own words in English; tests/i18n checks the Chinese
     "seeds": "seeds/",
     "poll_interval": "30m",
     "feeds": [{"name": "local", "url": "http://127.0.0.1:9/feed.xml", "interval": "15m"}],

@@ -14,7 +14,7 @@ from .. import __version__
 from ..config import ConfigError, default_config_path, load_config
 from ..errors import StoreError
 from ..store import DATABASE_ERRORS, display_url, trouble
-from . import admin, feeds, items, mail, status
+from . import admin, feeds, items, mail, status, web
 from .common import EXIT_CONFIG, EXIT_FAILED
 from .logs import setup_logging
 
@@ -73,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     items.register(command)
     mail.register(command)
     status.register(command)
+    web.register(command)
     admin.register(sub, common, command)
     return parser
 

@@ -28,7 +28,7 @@ def register(sub: Any, common: argparse.ArgumentParser, command: Any) -> None:
     p = command("run", cmd_run, "run the daemon until SIGTERM or Ctrl-C (SIGHUP reloads the config)")
     p.add_argument("--log-format", choices=["text", "json"], default="text")
     p.add_argument("--http", type=host_port, metavar="HOST:PORT",
-                   help="serve /healthz and Prometheus /metrics, e.g. 127.0.0.1:8080")
+                   help="serve the web view with /healthz and Prometheus /metrics, e.g. 127.0.0.1:8080")
 
 
 def cmd_db_upgrade(config: Config, args: argparse.Namespace) -> int:

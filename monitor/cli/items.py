@@ -94,6 +94,9 @@ def print_explanation(report: dict, tz: tzinfo) -> None:
             print(f"           {w['reason']}")
         for h in w["hits"]:
             print(f"           {h['term']!r} in {h['field']} [{h['start']}:{h['end']}]  {h['context']}")
+    for v in report.get("feedback", []):
+        at = datetime.fromisoformat(v["at"]).astimezone(tz).strftime("%Y-%m-%d %H:%M")
+        print(f"  not relevant to {v['watch']}: said by {v['by']} on {at} (the web view can undo it)")
     dedupe = report.get("dedupe")
     if dedupe:
         print()

@@ -38,15 +38,14 @@ def register(command: Command) -> None:
 
 def cmd_digest(config: Config, args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
-    path = str(config.source_path)
     if args.preview:
-        return _preview(config, args.preview, now, path)
+        return _preview(config, args.preview, now)
     if not args.send:
         print("monitor digest: give --preview FILE.html or --send", file=sys.stderr)
         return EXIT_CONFIG
     db = open_db(config, migrate=True)
     release_dead_leases(db)  # an earlier send killed mid-way is this one's to finish
-    ids = queue_digests(db, config, now=now, manual=args.now, config_path=path)
+    ids = queue_digests(db, config, now=now, manual=args.now)
     if not ids:
         print("nothing to send: this period's digest was already recorded, nothing is new (and "
               "digest.send_empty is false), or no digest is due yet (use --now)")
@@ -57,10 +56,10 @@ def cmd_digest(config: Config, args: argparse.Namespace) -> int:
     return 0 if all(r.ok for r in results) else 1
 
 
-def _preview(config: Config, target: Path, now: datetime, path: str) -> int:
+def _preview(config: Config, target: Path, now: datetime) -> int:
     db = open_db(config, migrate=False)
     with db.session() as session:
-        composed = compose(session, config, "digest", now=now, period="preview", config_path=path,
+        composed = compose(session, config, "digest", now=now, period="preview",
                            label=now.astimezone(config.tz).strftime("%Y-%m-%d"))
     for i, c in enumerate(composed):
         out = target if i == 0 else target.with_name(f"{target.stem}-{i + 1}{target.suffix}")

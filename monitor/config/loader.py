@@ -224,4 +224,11 @@ def _semantic_problems(config: Config, where: _Located, problem: Problem, env) -
                 "(the password never goes in config.yaml)",
             )
         )
+    for key in ("secret_env", "token_env"):
+        name = getattr(config.web, key)
+        if name and not env.get(name):
+            p = ("web", key)
+            what = "the key that signs links and sessions" if key == "secret_env" else "the sign-in token"
+            out.append(problem(p, where.line_of(p), f"environment variable {name} is not set; export it with "
+                                                    f"{what} (secrets never go in config.yaml)"))
     return out

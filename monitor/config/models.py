@@ -202,6 +202,34 @@ class SmtpConfig(_Strict):
     timeout: Timeout = timedelta(seconds=30)
 
 
+class WebUser(_Strict):
+    name: Name
+    password_hash: str  # `monitor web hash-password` makes one; the password itself never goes here
+
+
+class WebConfig(_Strict):
+    """The web view: stories, search, feedback, and the target of the emails' links."""
+
+    listen: str = "127.0.0.1:8080"  # HOST:PORT; anything but loopback requires sign-in
+    base_url: str | None = None  # how readers reach it, e.g. https://monitor.example.com: emails link here
+    secret_env: str | None = None  # the NAME of the variable holding the key for sessions and signed links
+    token_env: str | None = None  # the NAME of a variable holding a sign-in token (instead of users)
+    users: list[WebUser] = []
+
+    @field_validator("base_url")
+    @classmethod
+    def _base(cls, v: str | None) -> str | None:
+        return _check_http_url(v).rstrip("/") if v is not None else None
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, v: str) -> str:
+        host, _, port = v.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{v!r} is not HOST:PORT, e.g. 127.0.0.1:8080")
+        return v
+
+
 class MailConfig(_Strict):
     from_: Email = Field(alias="from")
     transport: Literal["file", "smtp"] = "file"
@@ -240,6 +268,8 @@ class Config(_Strict):
     watches: list[WatchConfig] = []
     digest: DigestConfig = DigestConfig()
     mail: MailConfig
+    web: WebConfig = WebConfig()
+    locale: Literal["zh-CN", "en"] = "zh-CN"  # the language of the web view and the emails' own words
 
     # Set by load_config, not read from YAML.
     source_path: Path | None = Field(default=None, exclude=True)

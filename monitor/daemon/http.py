@@ -1,27 +1,24 @@
-"""``/healthz`` and Prometheus ``/metrics`` for ``monitor run --http``."""
+"""``/healthz`` and Prometheus ``/metrics`` for ``monitor run --http``, served beside the web view."""
 from __future__ import annotations
 
 import asyncio
 import json
 from collections.abc import Callable
 
-from aiohttp import web
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
 from .metrics import CONTENT_TYPE, Metrics
 
 
-async def serve(host: str, port: int, health: Callable[[], tuple[int, dict]], metrics: Metrics) -> web.AppRunner:
-    async def healthz(_request: web.Request) -> web.Response:
+def routes(health: Callable[[], tuple[int, dict]], metrics: Metrics) -> list[BaseRoute]:
+    async def healthz(_request: Request) -> Response:
         status, body = health()
-        return web.Response(status=status, text=json.dumps(body), content_type="application/json")
+        return Response(json.dumps(body), status_code=status, media_type="application/json")
 
-    async def exposition(_request: web.Request) -> web.Response:
+    async def exposition(_request: Request) -> Response:
         body = await asyncio.to_thread(metrics.exposition)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+        return Response(body, headers={"Content-Type": CONTENT_TYPE})
 
-    app = web.Application()
-    app.add_routes([web.get("/healthz", healthz), web.get("/metrics", exposition)])
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    return runner
+    return [Route("/healthz", healthz), Route("/metrics", exposition)]

@@ -20,6 +20,7 @@ from typing import IO
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from starlette.applications import Starlette
 
 from ..config import Config, ConfigError, load_config
 from ..config.schedule import cron_trigger
@@ -31,6 +32,8 @@ from ..pipeline.poll import poll
 from ..pipeline.process import Processor
 from ..store import DATABASE_ERRORS, Database, instance_id, items, trouble
 from ..store.leases import release_dead_leases
+from ..web.app import create_app
+from ..web.server import Served, serve
 from . import http, memory
 from .lock import hold_single_instance
 from .metrics import Metrics
@@ -77,6 +80,7 @@ class Daemon:
         self.last_tick: float | None = None
         self._lock_file: IO[str] | None = None
         self.inflight: set[asyncio.Task] = set()
+        self.web: Starlette | None = None
 
     # -- jobs -----------------------------------------------------------------------------------
 
@@ -150,7 +154,7 @@ class Daemon:
     async def _queue_and_send(self, queue, what: str) -> None:
         """Record what is due in the outbox (a failure is retried by the next run), then send."""
         try:
-            ids = await asyncio.to_thread(queue, self.db, self.config, config_path=str(self.config_path))
+            ids = await asyncio.to_thread(queue, self.db, self.config)
             if ids:
                 log.info("%s recorded: deliveries %s", what, ", ".join(map(str, ids)))
         except Exception as e:
@@ -218,6 +222,8 @@ class Daemon:
         self.config = new
         self.processor = Processor(new)
         self.transport = transport_for(new)
+        if self.web is not None:
+            self.web.state.config = new  # the pages show the new watches; sign-in rules need a restart
         self.scheduler.reschedule_job("poll", trigger=IntervalTrigger(seconds=self.tick_seconds()))
         self.scheduler.reschedule_job("digest", trigger=self._digest_trigger())
         self.metrics.reloads.labels("ok").inc()
@@ -237,7 +243,7 @@ class Daemon:
         await asyncio.to_thread(self.db.migrate)
         await asyncio.to_thread(release_dead_leases, self.db)
         try:
-            runner = await http.serve(*self.http, self.health, self.metrics) if self.http else None
+            served = await self._serve_http() if self.http else None
         except OSError as e:
             host, port = self.http or ("", 0)
             log.error("cannot serve http on %s:%d: %s", host, port, e.strerror or e)
@@ -248,12 +254,12 @@ class Daemon:
             "monitor running as %s: %d feeds, %d search templates, %d watches, digest '%s' (next %s)%s",
             instance_id(), len(self.config.feeds), len(self.config.search_feeds), len(self.config.watches),
             self.config.digest.schedule, self.config.next_digest().isoformat(timespec="minutes"),
-            f", http://{self.http[0]}:{self.http[1]}/metrics" if self.http else "",
+            f", web view and /metrics on http://{self.http[0]}:{self.http[1]}/" if self.http else "",
         )
         await self.stopping.wait()
         await self._shutdown()
-        if runner is not None:
-            await runner.cleanup()
+        if served is not None:
+            await served.stop()
         await asyncio.to_thread(self.db.dispose)
         log.info("monitor stopped")
         return 0
@@ -285,7 +291,14 @@ class Daemon:
             log.info("received %s: stopping (grace period %ds)", sig.name, GRACE_SECONDS)
         self.stopping.set()
 
-    # -- HTTP: /healthz and /metrics ------------------------------------------------------------
+    # -- HTTP: the web view, /healthz and /metrics -----------------------------------------------
+
+    async def _serve_http(self) -> Served:
+        assert self.http is not None
+        host, port = self.http
+        self.web = await asyncio.to_thread(
+            create_app, self.config, self.db, host=host, extra_routes=http.routes(self.health, self.metrics))
+        return await serve(self.web, host, port)
 
     def health(self) -> tuple[int, dict]:
         """Healthy while poll ticks keep coming: a wedged loop or a stuck poll turns this 503."""

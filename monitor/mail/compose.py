@@ -14,9 +14,10 @@ from datetime import UTC, datetime
 
 from ..config import Config, WatchConfig
 from ..config.schedule import latest_period, period_key
-from ..store import Database, Session, deliveries
+from ..store import Database, Session, deliveries, feedback
 from . import content
 from .content import Digest, Kind
+from .links import Links
 from .render import environment, render, subject
 
 log = logging.getLogger("monitor.mailing")
@@ -35,33 +36,41 @@ class Composed:
     rendered: Rendered
 
 
-def compose(session: Session, config: Config, kind: Kind, *, now: datetime, period: str, label: str,
-            config_path: str = "") -> list[Composed]:
-    """Every recipient list's email of this kind."""
-    return [compose_one(session, config, kind, recipients, watches, now=now, period=period, label=label,
-                        config_path=config_path)
-            for recipients, watches in content.groups(config, kind).items()]
+def compose(session: Session, config: Config, kind: Kind, *, now: datetime, period: str,
+            label: str) -> list[Composed]:
+    """Every person's email of this kind."""
+    return [compose_one(session, config, kind, recipients, watches, now=now, period=period, label=label)
+            for recipients, watches in content.groups(config, kind, feedback.prefs(session)).items()]
 
 
 def compose_one(session: Session, config: Config, kind: Kind, recipients: str, watches: list[WatchConfig], *,
-                now: datetime, period: str, label: str, config_path: str = "") -> Composed:
-    d = content.build(session, config, kind, recipients, watches, now=now, period=period, label=label,
-                      config_path=config_path or str(config.source_path))
+                now: datetime, period: str, label: str) -> Composed:
+    d = content.build(session, config, kind, recipients, watches, now=now, period=period, label=label)
+    if kind == "alert":
+        # The period of an alert is its items: two daemons that see the same new items record one alert.
+        key = ",".join(str(i) for i, _ in sorted(d.carried))
+        d.period = "items " + hashlib.sha256(key.encode()).hexdigest()[:20]
     if kind == "digest":
         subj = subject(config.digest.subject, date=label, count=d.count, watches=len(watches))
     else:
         names = ", ".join(s.watch for s in d.sections if s.items)
         subj = subject(config.mail.alert_subject, date=label, count=d.count, watches=names)
-    html, text = render(environment(config.mail.templates), kind, config.tz, digest=d, subject=subj)
+    links = Links.of(config, session, recipients)
+    html, text = render(environment(config.mail.templates, config.locale), kind, config.tz, digest=d, subject=subj,
+                        links=links, view_url=links.view(message_key(d.kind, recipients, d.period)))
     return Composed(d, Rendered(subj, html, text))
+
+
+def message_key(kind: str, recipients: str, period: str) -> str:
+    """The unique part of an email's Message-ID, also the key of its copy in the web view."""
+    return hashlib.sha256(f"{kind}\n{recipients}\n{period}".encode()).hexdigest()[:24]
 
 
 def message_id(kind: str, recipients: str, period: str, sender: str) -> str:
     """Stable for a delivery: a re-send after a crash carries the same Message-ID, so mail clients
     can fold the rare double."""
-    digest = hashlib.sha256(f"{kind}\n{recipients}\n{period}".encode()).hexdigest()[:24]
     domain = sender.rpartition("@")[2] or "monitor.invalid"
-    return f"<{kind}.{digest}@{domain}>"
+    return f"<{kind}.{message_key(kind, recipients, period)}@{domain}>"
 
 
 def enqueue(session: Session, config: Config, c: Composed, *, now: datetime) -> int | None:
@@ -86,7 +95,7 @@ def digest_due(session: Session, config: Config, now: datetime) -> datetime | No
 
 
 def queue_digests(db: Database, config: Config, *, now: datetime | None = None, fire: datetime | None = None,
-                  manual: bool = False, config_path: str = "") -> list[int]:
+                  manual: bool = False) -> list[int]:
     """Record this period's digest for every recipient list that has not had it. ``manual``: a
     period of its own (``digest --send --now``). Empty digests only with ``send_empty``."""
     now = now or datetime.now(UTC)
@@ -100,13 +109,13 @@ def queue_digests(db: Database, config: Config, *, now: datetime | None = None, 
                 return []
             period, label = period_key(fire), fire.astimezone(config.tz).strftime("%Y-%m-%d")
         done = deliveries.recorded_for_period(s, "digest", period)
+        people = content.groups(config, "digest", feedback.prefs(s))
     ids = []
-    for recipients, watches in content.groups(config, "digest").items():
+    for recipients, watches in people.items():
         if recipients in done:
             continue
         with db.begin() as s:
-            c = compose_one(s, config, "digest", recipients, watches, now=now, period=period, label=label,
-                            config_path=config_path)
+            c = compose_one(s, config, "digest", recipients, watches, now=now, period=period, label=label)
             if not c.digest.count and not config.digest.send_empty:
                 log.info("digest %s for %s: nothing new, not sent (digest.send_empty is false)", period, recipients)
                 continue
@@ -118,7 +127,7 @@ def queue_digests(db: Database, config: Config, *, now: datetime | None = None, 
     return ids
 
 
-def queue_alerts(db: Database, config: Config, *, now: datetime | None = None, config_path: str = "") -> list[int]:
+def queue_alerts(db: Database, config: Config, *, now: datetime | None = None) -> list[int]:
     """One alert per recipient list with the immediate watches' new matches. The period is a hash of
     the items, so two daemons that see the same new items record one alert."""
     now = now or datetime.now(UTC)
@@ -127,11 +136,9 @@ def queue_alerts(db: Database, config: Config, *, now: datetime | None = None, c
         return ids
     with db.begin() as s:
         label = now.astimezone(config.tz).strftime("%Y-%m-%d %H:%M")
-        for c in compose(s, config, "alert", now=now, period="", label=label, config_path=config_path):
+        for c in compose(s, config, "alert", now=now, period="", label=label):
             if not c.digest.count:
                 continue
-            key = ",".join(str(i) for i, _ in sorted(c.digest.carried))
-            c.digest.period = "items " + hashlib.sha256(key.encode()).hexdigest()[:20]
             new = enqueue(s, config, c, now=now)
             if new is not None:
                 ids.append(new)

@@ -17,7 +17,9 @@ from ..config import Config, WatchConfig
 from ..config.schedule import missed_periods
 from ..store import Session, digests, feeds
 from ..store.deliveries import last_digest_created, undeliverable
+from ..store.feedback import EVERYTHING
 from ..store.items import ItemView, item_views
+from ..store.stories import per_day
 from ..text.headlines import display_title
 from ..watch.query import query_text
 from .render import TITLE_MAX
@@ -50,6 +52,7 @@ class DigestItem:
     snippet: Segments
     also: list[str] = field(default_factory=list)  # other outlets that carried the story
     other_watches: list[str] = field(default_factory=list)
+    story: int = 0  # the story's root: its page in the web view, and what feedback is about
 
 
 @dataclass
@@ -83,6 +86,14 @@ class Undeliverable:
     created: datetime
 
 
+@dataclass(frozen=True)
+class CatchUp:
+    """Scheduled digests were missed (the daemon was down): this one covers them all."""
+
+    missed: int
+    since: str  # local time of the last digest
+
+
 @dataclass
 class Digest:
     kind: Kind
@@ -91,10 +102,9 @@ class Digest:
     label: str  # what the reader sees: the date, or the poll time
     generated: datetime
     sections: list[Section]
-    catch_up: str | None = None
+    catch_up: CatchUp | None = None
     failing: list[FailingFeed] = field(default_factory=list)
     undeliverable: list[Undeliverable] = field(default_factory=list)
-    config_path: str = ""
     full_items: int = 25  # per watch; the rest as a list of linked titles
     max_items: int = 200  # listed per watch; older ones counted (Section.unlisted)
 
@@ -113,23 +123,24 @@ class Digest:
         return list(seen.items())
 
 
-def recipients_key(addresses: list[str]) -> str:
-    return ",".join(sorted({a.strip().lower() for a in addresses}))
-
-
-def groups(config: Config, kind: Kind) -> dict[str, list[WatchConfig]]:
-    """Watches per recipient list: one email per list. Digest: watches with ``alert: digest`` or
-    ``digest: true``; alert: watches with ``alert: immediate``."""
+def groups(config: Config, kind: Kind, left: dict[str, set[str]] | None = None) -> dict[str, list[WatchConfig]]:
+    """Watches per person: one email per person, whatever lists the config names them on
+    (digest: watches with ``alert: digest`` or ``digest: true``; alert: ``alert: immediate``).
+    ``left``: person → watch names they muted, or ``*`` for an unsubscribe."""
+    left = left or {}
     out: dict[str, list[WatchConfig]] = {}
     for w in config.watches:
-        wanted = w.in_digest if kind == "digest" else w.alert == "immediate"
-        if wanted:
-            out.setdefault(recipients_key(list(w.recipients or config.digest.recipients)), []).append(w)
+        if not (w.in_digest if kind == "digest" else w.alert == "immediate"):
+            continue
+        for address in dict.fromkeys(a.strip().lower() for a in (w.recipients or config.digest.recipients)):
+            gone = left.get(address, set())
+            if EVERYTHING not in gone and w.name not in gone:
+                out.setdefault(address, []).append(w)
     return out
 
 
 def build(session: Session, config: Config, kind: Kind, recipients: str, watches: list[WatchConfig],
-          *, now: datetime, period: str, label: str, config_path: str = "") -> Digest:
+          *, now: datetime, period: str, label: str) -> Digest:
     ids = digests.watch_ids(session, [w.name for w in watches])
     order = [ids[w.name] for w in watches if w.name in ids]
     stories = digests.undelivered(session, kind, recipients, order,
@@ -142,13 +153,13 @@ def build(session: Session, config: Config, kind: Kind, recipients: str, watches
     sections = []
     for w in watches:
         wid = ids.get(w.name)
-        rows = [_item(views[stories[r].shown], stories[r].hits, wid, also.get(r, []), names)
+        rows = [_item(views[stories[r].shown], stories[r].hits, wid, also.get(r, []), names, r)
                 for r in listed.get(wid, [])] if wid is not None else []
         rest = unlisted.get(wid, []) if wid is not None else []
         since = min(digests.published(session, rest).values(), default=None) if rest else None
         chart = _chart(session, wid, config, now) if kind == "digest" else []
         sections.append(Section(w.name, query_text(w), rows, chart, wid, rest, since))
-    digest = Digest(kind, recipients.split(","), period, label, now, sections, config_path=config_path,
+    digest = Digest(kind, recipients.split(","), period, label, now, sections,
                     full_items=config.digest.full_items, max_items=config.digest.max_items)
     if kind == "digest":
         digest.catch_up = _catch_up(session, config, recipients, now)
@@ -175,10 +186,11 @@ def _by_watch(session: Session, stories: dict[int, digests.Story], order: list[i
     return listed, unlisted
 
 
-def _item(it: ItemView, hits: dict[int, list], wid: int, also: list[str], names: dict[int, str]) -> DigestItem:
-    return DigestItem(id=it.id, title=_title_segments(it, hits[wid]), url=it.url,
-                      source=source_of(it), published=it.published, snippet=_snippet(it, hits[wid]),
-                      also=also, other_watches=[names[o] for o in hits if o != wid])
+def _item(it: ItemView, hits: dict[int, list], wid: int, also: list[str], names: dict[int, str],
+          root: int) -> DigestItem:
+    return DigestItem(id=it.id, title=title_segments(it, hits[wid]), url=it.url,
+                      source=source_of(it), published=it.published, snippet=snippet(it, hits[wid]),
+                      also=also, other_watches=[names[o] for o in hits if o != wid], story=root)
 
 
 def source_of(it: ItemView) -> str:
@@ -219,7 +231,7 @@ def segments(text: str, hits: list, fld: str) -> Segments:
     return out
 
 
-def _title_segments(it: ItemView, hits: list) -> Segments:
+def title_segments(it: ItemView, hits: list) -> Segments:
     """The headline without a farm's lead-in or an appended outlet, hits shifted to match."""
     shown = display_title(it.title, it.source)
     start = it.title.find(shown)
@@ -236,7 +248,7 @@ def _cut_title(title: str) -> str:
     return title if len(title) <= TITLE_MAX else title[: TITLE_MAX - 1] + "…"
 
 
-def _snippet(it: ItemView, hits: list) -> Segments:
+def snippet(it: ItemView, hits: list) -> Segments:
     """Text around the first hit in the body (summary, else content), with every hit inside it marked."""
     for fld in ("summary", "content"):
         text = getattr(it, fld) or ""
@@ -263,7 +275,7 @@ def _chart(session: Session, watch_id: int | None, config: Config, now: datetime
     counts = dict.fromkeys(days, 0)
     if watch_id is not None:
         start = datetime.combine(days[0], datetime.min.time(), config.tz).astimezone(UTC)
-        for published in digests.story_times(session, watch_id, start):
+        for published in per_day(session, watch_id, start):
             d = published.astimezone(config.tz).date()
             if d in counts:
                 counts[d] += 1
@@ -271,7 +283,7 @@ def _chart(session: Session, watch_id: int | None, config: Config, now: datetime
     return [ChartDay(d.strftime("%m-%d"), c, round(CHART_HEIGHT * c / top)) for d, c in counts.items()]
 
 
-def _catch_up(session: Session, config: Config, recipients: str, now: datetime) -> str | None:
+def _catch_up(session: Session, config: Config, recipients: str, now: datetime) -> CatchUp | None:
     """Say so when scheduled digests were missed since this list's last one (daemon down)."""
     last = last_digest_created(session, recipients)
     if last is None:
@@ -280,7 +292,7 @@ def _catch_up(session: Session, config: Config, recipients: str, now: datetime) 
     if not missed:
         return None
     since = last.astimezone(config.tz).strftime("%Y-%m-%d %H:%M")
-    return f"Catching up: {missed} scheduled digest(s) were not sent; this one covers everything since {since}."
+    return CatchUp(missed, since)
 
 
 def failing_feeds(session: Session, now: datetime) -> list[FailingFeed]:

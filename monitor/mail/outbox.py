@@ -7,12 +7,15 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
+from .. import signing
 from ..config import Config
 from ..config.schedule import backoff
 from ..errors import DeliveryError
 from ..store import Database, deliveries, instance_id
 from ..store.models import Delivery
+from .links import link_secret
 from .transports import Transport, build_message
 
 log = logging.getLogger("monitor.outbox")
@@ -39,13 +42,15 @@ def send_due(db: Database, config: Config, transport: Transport, *, now: datetim
     now = now or datetime.now(UTC)
     with db.session() as s:
         token, rows = deliveries.claim(s, instance_id(), now=now, only=only)
+        secret = link_secret(config, s) if rows and config.web.base_url else ""
+        s.commit()
     results = []
     for i, d in enumerate(rows):
         if stop is not None and stop.is_set():
             with db.begin() as s:
                 deliveries.release(s, [r.id for r in rows[i:]], token)
             break
-        error, warning, permanent = _attempt(config, transport, d)
+        error, warning, permanent = _attempt(config, transport, d, list_headers(config, secret, d.recipients))
         with db.begin() as s:
             if error is None:
                 deliveries.mark_sent(s, d.id, token, at=datetime.now(UTC), warning=warning)
@@ -61,11 +66,26 @@ def send_due(db: Database, config: Config, transport: Transport, *, now: datetim
     return results
 
 
-def _attempt(config: Config, transport: Transport, d: Delivery) -> tuple[str | None, str | None, bool]:
+def list_headers(config: Config, secret: str, recipients: str) -> dict[str, str]:
+    """List-Id always; with a web view, RFC 8058 one-click unsubscribe: the mail client POSTs to
+    the signed URL, and that person gets no further email."""
+    host = urlsplit(config.web.base_url).hostname if config.web.base_url else None
+    domain = host or config.mail.from_.rpartition("@")[2] or "monitor.invalid"
+    out = {"List-Id": f"monitor <digest.{domain}>"}
+    if config.web.base_url and secret and "," not in recipients:
+        url = signing.action_url(config.web.base_url, secret, "unsubscribe", recipients, "*")
+        out["List-Unsubscribe"] = f"<{url}>"
+        out["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    return out
+
+
+def _attempt(config: Config, transport: Transport, d: Delivery,
+             headers: dict[str, str]) -> tuple[str | None, str | None, bool]:
     """(error, warning, permanent) of one send."""
     msg = build_message(
         sender=config.mail.from_, recipients=d.recipients.split(","), subject=d.subject, html=d.body_html,
         text=d.body_text, message_id=d.message_id, date=d.created_at, kind=d.kind, period=d.period,
+        headers=headers,
     )
     try:
         return None, transport.send(msg, f"{d.id:06d}-{d.kind}"), False

@@ -17,7 +17,9 @@ import css_inline
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
+from ..i18n import DEFAULT, translations
 from ..text.clean import clean_line, clean_text
+from .links import Links
 
 TITLE_MAX = 200  # characters of a title shown; content farms send 1,000-character titles
 HEADER_MAX = 180
@@ -65,8 +67,9 @@ def bracketed(segments) -> str:
     return "".join(f"【{t}】" if hit else t for t, hit in segments)
 
 
-def environment(override: Path | None = None) -> Environment:
-    """Templates from ``mail.templates`` (if set) win over the bundled ones, file by file."""
+def environment(override: Path | None = None, locale: str = DEFAULT) -> Environment:
+    """Templates from ``mail.templates`` (if set) win over the bundled ones, file by file; their
+    own words come from the message catalogue of ``locale``."""
     loaders: list = [PackageLoader("monitor.mail", "templates")]
     if override is not None:
         loaders.insert(0, FileSystemLoader(str(override)))
@@ -76,13 +79,16 @@ def environment(override: Path | None = None) -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
-        finalize=_printable,
+        finalize=printable,
+        extensions=["jinja2.ext.i18n"],
     )
+    env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
+    env.globals["locale"] = locale
     env.filters.update(marked=marked, bracketed=bracketed, safe_url=safe_url, cut=cut, local=_local)
     return env
 
 
-def _printable(value: object) -> object:
+def printable(value: object) -> object:
     """Every value a template prints, in both parts, without control characters (whatever an
     override template prints, and whatever reached the database before cleaning existed)."""
     if isinstance(value, Markup):
@@ -105,7 +111,10 @@ def subject(template: str, **values) -> str:
 
 
 def render(env: Environment, name: str, tz, **context) -> tuple[str, str]:
-    """(HTML with inlined CSS, plain text) of ``name.html`` / ``name.txt``."""
+    """(HTML with inlined CSS, plain text) of ``name.html`` / ``name.txt``. Without ``links``
+    (no web view), an email carries no links of its own."""
+    context.setdefault("links", Links(None, "", ""))
+    context.setdefault("view_url", None)
     html = env.get_template(f"{name}.html").render(tz=tz, **context)
     text = env.get_template(f"{name}.txt").render(tz=tz, **context)
     return _inliner.inline(html), text

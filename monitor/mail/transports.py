@@ -34,7 +34,8 @@ class Transport(Protocol):
 
 
 def build_message(*, sender: str, recipients: list[str], subject: str, html: str, text: str,
-                  message_id: str, date: datetime, kind: str, period: str) -> EmailMessage:
+                  message_id: str, date: datetime, kind: str, period: str,
+                  headers: dict[str, str] | None = None) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = header_safe(sender)
     msg["To"] = ", ".join(header_safe(r) for r in recipients)
@@ -44,6 +45,8 @@ def build_message(*, sender: str, recipients: list[str], subject: str, html: str
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Mailer"] = f"monitor/{__version__}"
     msg["X-Monitor-Delivery"] = header_safe(f"{kind} {period}")
+    for name, value in (headers or {}).items():
+        msg[name] = header_safe(value, limit=998)
     msg.set_content(text, subtype="plain", charset="utf-8")
     msg.add_alternative(html, subtype="html", charset="utf-8")
     return msg

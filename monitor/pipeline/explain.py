@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..config import Config
 from ..dedupe.decide import Deduper
-from ..store import Session, fingerprints, items, matches
+from ..store import Session, feedback, fingerprints, items, matches
 from ..watch.matcher import Matcher, doc_of
 
 SNIPPET_RADIUS = 24
@@ -39,6 +39,8 @@ def explain_item(session: Session, config: Config, item_id: int) -> dict | None:
         "id": item.id, "title": item.title, "url": item.url, "source": item.source, "feed": item.feed,
         "seed": item.seed, "published": item.published.isoformat(), "watches": watches,
         "dedupe": _dedupe(session, item),
+        "feedback": [{"watch": v.watch, "by": v.by, "at": v.at.isoformat()}
+                     for v in feedback.verdicts(session, item.id)],
     }
 
 

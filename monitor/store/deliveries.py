@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from .models import Delivery, DeliveryItem, DeliveryKind, Feed
 
@@ -145,16 +145,48 @@ def last_digest(session: Session) -> Delivery | None:
     return session.scalars(stmt).first()
 
 
+def lists_of(session: Session, address: str) -> list[str]:
+    """The ``recipients`` values that include ``address``: the person alone, and the lists that
+    older versions (one email per recipient list) recorded, so an upgrade repeats nothing."""
+    lists = session.scalars(select(Delivery.recipients).where(Delivery.recipients.contains(",")).distinct())
+    return [address] + [r for r in lists if address in r.split(",")]
+
+
 def recorded_for_period(session: Session, kind: DeliveryKind, period: str) -> set[str]:
-    """Recipient lists that already have this period's email recorded."""
-    return set(session.scalars(select(Delivery.recipients).where(Delivery.kind == kind, Delivery.period == period)))
+    """People who already have this period's email recorded (alone, or on an older list)."""
+    rows = session.scalars(select(Delivery.recipients).where(Delivery.kind == kind, Delivery.period == period))
+    return {a for r in rows for a in r.split(",")}
 
 
 def last_digest_created(session: Session, recipients: str) -> datetime | None:
-    return session.scalar(
-        select(func.max(Delivery.created_at)).where(Delivery.kind == "digest", Delivery.recipients == recipients))
+    return session.scalar(select(func.max(Delivery.created_at)).where(
+        Delivery.kind == "digest", Delivery.recipients.in_(lists_of(session, recipients))))
 
 
 def monitoring_since(session: Session) -> datetime | None:
     """When this database started monitoring: its first feed row."""
     return session.scalar(select(func.min(Feed.created_at)))
+
+
+def newest(session: Session, limit: int, offset: int = 0) -> tuple[list[Delivery], int]:
+    """A page of every email recorded, newest first, and how many there are."""
+    total = session.scalar(select(func.count()).select_from(Delivery)) or 0
+    rows = list(session.scalars(select(Delivery).options(defer(Delivery.body_html), defer(Delivery.body_text))
+                                .order_by(Delivery.id.desc()).limit(limit).offset(offset)))
+    session.expunge_all()
+    return rows, total
+
+
+def get(session: Session, delivery_id: int) -> Delivery | None:
+    """One email, detached from the session (the page renders it after the session closed)."""
+    row = session.get(Delivery, delivery_id)
+    if row is not None:
+        session.expunge(row)
+    return row
+
+
+def by_key(session: Session, key: str) -> Delivery | None:
+    """The email whose Message-ID carries ``key`` (see ``mail.compose.message_key``)."""
+    if not key.isalnum():
+        return None
+    return session.scalar(select(Delivery).where(Delivery.message_id.like(f"<%.{key}@%>")).limit(1))

@@ -12,11 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import exists, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..text.headlines import farm_prefix
+from . import feedback
 from .chunks import chunked
+from .deliveries import lists_of
 from .models import Delivery, DeliveryItem, DeliveryKind, Duplicate, Item, Match, Watch
 
 Hits = list  # the JSON hits of a match: [{"term", "field", "start", "end"}]
@@ -40,7 +42,7 @@ def undelivered(session: Session, kind: DeliveryKind, recipients: str, watches: 
     if not watches:
         return {}
     had = (select(DeliveryItem.item_id).join(Delivery, Delivery.id == DeliveryItem.delivery_id)
-           .where(DeliveryItem.recipients == recipients, Delivery.kind == kind))
+           .where(DeliveryItem.recipients.in_(lists_of(session, recipients)), Delivery.kind == kind))
     stmt = (select(Match.item_id, Match.watch_id, Match.hits, Duplicate.duplicate_of_id)
             .join(Item, Item.id == Match.item_id).outerjoin(Duplicate, Duplicate.item_id == Match.item_id)
             .where(Match.watch_id.in_(list(watches)), Item.seed_file.is_(None), Item.backlog.is_(False),
@@ -59,17 +61,25 @@ def undelivered(session: Session, kind: DeliveryKind, recipients: str, watches: 
     root_of = {m: root for root, ms in members(session, roots).items() for m in ms}
     delivered = {root_of[i] for chunk in chunked(list(root_of))
                  for i in session.scalars(had.where(DeliveryItem.item_id.in_(chunk)))}
-    order = _representative_order(session, [i for matched in by_story.values() for i in matched])
+    order = representative_order(session, [i for matched in by_story.values() for i in matched])
     out = {}
+    hidden = feedback.hidden(session, roots)
     for root, matched in by_story.items():
         if root in seeds or root in delivered:
             continue  # a reprint of a seed, or of a story this list already had
-        shown = min(matched, key=order.__getitem__)
-        out[root] = Story(root, shown, matched[shown])
+        left = {i: hits for i, w in matched.items() if (hits := _visible(w, hidden.get(root, set())))}
+        if left:
+            shown = min(left, key=order.__getitem__)
+            out[root] = Story(root, shown, left[shown])
     return out
 
 
-def _representative_order(session: Session, ids: Sequence[int]) -> dict[int, tuple]:
+def _visible(hits: dict[int, Hits], hidden: set[int]) -> dict[int, Hits]:
+    """A copy's matches less the watches a reader took its story out of."""
+    return {w: h for w, h in hits.items() if w not in hidden} if hidden else hits
+
+
+def representative_order(session: Session, ids: Sequence[int]) -> dict[int, tuple]:
     """How copies of a story rank to be its face: not a content farm's, earliest published, first
     stored. Decided when the digest is made, so an earlier copy arriving later takes over."""
     out: dict[int, tuple] = {}
@@ -95,11 +105,3 @@ def published(session: Session, ids: Sequence[int]) -> dict[int, datetime]:
     for chunk in chunked(sorted(ids)):
         out.update(session.execute(select(Item.id, Item.published_at).where(Item.id.in_(chunk))).all())
     return out
-
-
-def story_times(session: Session, watch_id: int, since: datetime) -> list[datetime]:
-    """Published times of the stories (reprints not counted) a watch matched since ``since``."""
-    return list(session.scalars(
-        select(Item.published_at).join(Match, Match.item_id == Item.id)
-        .where(Match.watch_id == watch_id, Item.published_at >= since, Item.seed_file.is_(None),
-               ~exists().where(Duplicate.item_id == Item.id))))

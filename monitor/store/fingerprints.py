@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from ..dedupe.decide import Outcome
 from ..dedupe.lookup import BODY_FROM
+from . import feedback
 from .chunks import chunked
 from .models import Duplicate, Fingerprint, Item
 
@@ -130,12 +131,26 @@ def save_outcomes(session: Session, outcomes: Sequence[Outcome], now: datetime |
     rows = [(h, o.item_id) for o in outcomes for h in o.fingerprints]
     if rows:
         _driver_sql(session, "INSERT INTO fingerprints (hash, item_id) VALUES ({}, {})", rows)
-    links = [{"item_id": o.item_id, "duplicate_of_id": o.decision.duplicate_of,
-              "similarity": float(o.decision.similarity), "method": o.decision.method, "decided_at": now}
-             for o in outcomes if o.decision.is_duplicate]
+    links = {o.item_id: {"item_id": o.item_id, "duplicate_of_id": o.decision.duplicate_of,
+                         "similarity": float(o.decision.similarity), "method": o.decision.method, "decided_at": now}
+             for o in outcomes if o.decision.is_duplicate}
+    _apply_readers(session, links, [o.item_id for o in outcomes], now)
     if links:
-        session.execute(insert(Duplicate), links)
+        session.execute(insert(Duplicate), list(links.values()))
     return len(links)
+
+
+def _apply_readers(session: Session, links: dict[int, dict], item_ids: list[int], now: datetime) -> None:
+    """A reader's verdict on an article outranks a fresh decision about it: "not the same story"
+    keeps it out of that story, "same story" keeps it in."""
+    for item_id, (same, other) in feedback.overrides(session, item_ids).items():
+        other_root = feedback.root_of(session, other)
+        link = links.get(item_id)
+        if not same and link is not None and link["duplicate_of_id"] in (other, other_root):
+            del links[item_id]
+        elif same and other_root != item_id:
+            links[item_id] = {"item_id": item_id, "duplicate_of_id": other_root, "similarity": 1.0,
+                              "method": "reader", "decided_at": now}
 
 
 def forget(session: Session, item_ids: Sequence[int]) -> None:

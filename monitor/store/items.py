@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, aliased
 from ..dedupe.decide import Article
 from ..sources.entries import FeedEntry
 from ..text.normalize import content_hash
+from . import search
 from .chunks import chunked
 from .models import Duplicate, Feed, Item, Match, Watch
 
@@ -113,6 +114,8 @@ def save_entries(session: Session, feed_id: int, feed_name: str, entries: Sequen
         saved.new = [StoredItem(i, e.title, e.summary, e.content, e.source, e.canonical_url or e.url, feed_name,
                                 row["content_hash"], e.published, row["backlog"])
                      for i, e, row in zip(ids, new_entries, new_rows, strict=True)]
+    search.index_rows(session, [(s.id, s.title, s.summary, s.content) for s in saved.new], new=True)
+    search.index_rows(session, [(s.id, s.title, s.summary, s.content) for s in saved.updated])
     return saved
 
 
@@ -266,4 +269,5 @@ def drop_older_than(session: Session, cutoff: datetime, limit: int) -> int:
         Item.seed_file.is_(None), Item.published_at < cutoff, Item.fetched_at < cutoff).limit(limit)))
     if ids:
         session.execute(delete(Item).where(Item.id.in_(ids)))
+        search.unindex(session, ids)
     return len(ids)

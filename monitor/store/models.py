@@ -217,3 +217,51 @@ class DeliveryItem(Base):
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
     watch_id: Mapped[int | None] = mapped_column(ForeignKey("watches.id", ondelete="SET NULL"))
     recipients: Mapped[str] = mapped_column(Text)  # copied from the delivery for the look-up index
+
+
+class StoryFeedback(Base):
+    """A reader said a story is not relevant to a watch: it leaves that watch, now and later."""
+
+    __tablename__ = "story_feedback"
+    __table_args__ = (UniqueConstraint("item_id", "watch_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)  # the story's root
+    watch_id: Mapped[int] = mapped_column(ForeignKey("watches.id", ondelete="CASCADE"))
+    verdict: Mapped[str] = mapped_column(String(20))  # "not_relevant"
+    decided_by: Mapped[str] = mapped_column(String(320))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ClusterFeedback(Base):
+    """A reader said an article is (or is not) the same story as another: the dedupe link follows."""
+
+    __tablename__ = "cluster_feedback"
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
+    other_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
+    same: Mapped[bool] = mapped_column(Boolean)
+    decided_by: Mapped[str] = mapped_column(String(320))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RecipientPref(Base):
+    """A recipient muted a watch (``scope`` = its name) or unsubscribed from everything (``*``)."""
+
+    __tablename__ = "recipient_prefs"
+    __table_args__ = (UniqueConstraint("recipient", "scope"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(320))
+    scope: Mapped[str] = mapped_column(String(200))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Setting(Base):
+    """Values the database keeps for every process that shares it, e.g. the key that signs the
+    emails' links when the config names none."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..text.articles import ParsedArticle
+from . import search
 from .items import ItemView, item_view
 from .models import Item
 
@@ -29,5 +30,6 @@ def add(session: Session, name: str, article: ParsedArticle, digest: str, now: d
     )
     session.add(item)
     session.flush()
+    search.index_rows(session, [(item.id, item.title, None, item.content)], new=True)
     return item.id
 

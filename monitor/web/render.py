@@ -1,0 +1,45 @@
+"""The web view's Jinja2 environment: autoescaped, the interface's words from the message
+catalogue, and the same filters as the emails (highlights as escaped segments, http(s) links
+only, local times)."""
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+from urllib.parse import urlencode
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from ..i18n import translations
+from ..mail.render import cut, marked, printable, safe_url
+from .auth import csrf_token
+
+
+@cache
+def environment(locale: str) -> Environment:
+    env = Environment(
+        loader=PackageLoader("monitor.web", "templates"),
+        autoescape=select_autoescape(["html", "xml"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        finalize=printable,
+        extensions=["jinja2.ext.i18n"],
+    )
+    env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
+    env.filters.update(marked=marked, safe_url=safe_url, cut=cut)
+    env.globals["qs"] = lambda values: urlencode({k: v for k, v in values.items() if v not in (None, "")})
+    return env
+
+
+def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """A page of the web view, with what every page needs (the signed-in user, a CSRF token)."""
+    state = request.app.state
+    tz = state.config.tz
+    html = environment(state.config.locale).get_template(name).render(
+        request=request, user=request.session.get("user"), csrf=csrf_token(request.session),
+        locale=state.config.locale,
+        local=lambda dt, fmt="%Y-%m-%d %H:%M": dt.astimezone(tz).strftime(fmt) if dt else "",
+        sign_in=state.policy.required, **context)
+    return HTMLResponse(html, status_code=status)
