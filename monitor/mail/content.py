@@ -42,6 +42,14 @@ class ChartDay:
     height: int  # px, 0..CHART_HEIGHT
 
 
+@dataclass(frozen=True)
+class Outlet:
+    """Another outlet's copy of a story: its name, and its own link."""
+
+    name: str
+    url: str | None
+
+
 @dataclass
 class DigestItem:
     id: int
@@ -50,7 +58,7 @@ class DigestItem:
     source: str
     published: datetime
     snippet: Segments
-    also: list[str] = field(default_factory=list)  # other outlets that carried the story
+    also: list[Outlet] = field(default_factory=list)  # other outlets that carried the story
     other_watches: list[str] = field(default_factory=list)
     story: int = 0  # the story's root: its page in the web view, and what feedback is about
 
@@ -186,7 +194,7 @@ def _by_watch(session: Session, stories: dict[int, digests.Story], order: list[i
     return listed, unlisted
 
 
-def _item(it: ItemView, hits: dict[int, list], wid: int, also: list[str], names: dict[int, str],
+def _item(it: ItemView, hits: dict[int, list], wid: int, also: list[Outlet], names: dict[int, str],
           root: int) -> DigestItem:
     return DigestItem(id=it.id, title=title_segments(it, hits[wid]), url=it.url,
                       source=source_of(it), published=it.published, snippet=snippet(it, hits[wid]),
@@ -197,8 +205,9 @@ def source_of(it: ItemView) -> str:
     return it.source or (urlsplit(it.url).hostname if it.url else None) or it.feed or "?"
 
 
-def _also_reported(session: Session, shown: dict[int, int]) -> dict[int, list[str]]:
-    """Other outlets carrying each story (root → shown copy): its cluster's distinct sources."""
+def _also_reported(session: Session, shown: dict[int, int]) -> dict[int, list[Outlet]]:
+    """Other outlets carrying each story (root → shown copy): its cluster's distinct sources, each
+    with the link to its own copy."""
     if not shown:
         return {}
     members = digests.members(session, list(shown))
@@ -206,12 +215,12 @@ def _also_reported(session: Session, shown: dict[int, int]) -> dict[int, list[st
     out = {}
     for root, rep in shown.items():
         own = source_of(views[rep])
-        names: list[str] = []
+        outlets: dict[str, Outlet] = {}
         for m in members[root]:
             s = source_of(views[m])
-            if m != rep and s != own and s not in names:
-                names.append(s)
-        out[root] = names
+            if m != rep and s != own and s not in outlets:
+                outlets[s] = Outlet(s, views[m].url)
+        out[root] = list(outlets.values())
     return out
 
 

@@ -62,9 +62,13 @@ def marked(segments) -> Markup:
     return Markup("").join(out)
 
 
+HIT_MARK = "**"  # Chinese headlines carry 【】 and 「」 themselves; ** is Markdown's bold in chat
+
+
 def bracketed(segments) -> str:
-    """The plain-text part's highlight: 【term】."""
-    return "".join(f"【{t}】" if hit else t for t, hit in segments)
+    """The plain-text part's highlight, ``**term**``: a mark no headline's own punctuation mimics,
+    and one that chat channels rendering Markdown show as bold."""
+    return "".join(f"{HIT_MARK}{t}{HIT_MARK}" if hit else t for t, hit in segments)
 
 
 def environment(override: Path | None = None, locale: str = DEFAULT) -> Environment:

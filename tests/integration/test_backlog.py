@@ -62,4 +62,4 @@ def test_items_published_while_the_monitor_was_down_are_news(make_config, feed_s
     assert backlog_of(db) == {"a": False, "down": False, "ancient": True}  # max_age: 30 days
     with db.session() as s:
         (digest,) = compose(s, config, "digest", now=datetime.now(UTC), period="p", label="p")
-    assert "住房" in digest.rendered.text and "旧政" not in digest.rendered.text  # (hits are marked: 【新市民】住房)
+    assert "住房" in digest.rendered.text and "旧政" not in digest.rendered.text  # (hits are marked: **新市民**住房)

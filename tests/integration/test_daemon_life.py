@@ -120,7 +120,7 @@ def titles_in(messages, kind: str) -> list[str]:
         if not m["X-Monitor-Delivery"].startswith(kind):
             continue
         body = m.get_body(("plain",)).get_content()
-        out += [line[2:].replace("【", "").replace("】", "") for line in body.splitlines() if line.startswith("* ")]
+        out += [line[2:].replace("**", "") for line in body.splitlines() if line.startswith("* ")]
     return out
 
 

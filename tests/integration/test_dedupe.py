@@ -236,4 +236,4 @@ def test_a_story_is_shown_by_its_earliest_copy_that_is_not_a_farms(make_config, 
     (section,) = [sec for sec in c.digest.sections if sec.items]
     (story,) = section.items
     assert "".join(t for t, _ in story.title) == "城商行推出新市民专属信用贷" and story.source == "证券日报"
-    assert story.also == ["每日资讯"]
+    assert [o.name for o in story.also] == ["每日资讯"]

@@ -136,13 +136,14 @@ def test_digest_over_smtp_has_highlights_clusters_and_no_seed_reprint(make_confi
     # The story once, with its reprint as another outlet; highlights in both parts.
     assert html.count("城商行加码新市民信贷</a>") == 0  # the title is highlighted, so split by <mark>
     assert len(re.findall(r"城商行加码<mark[^>]*>新市民</mark>信贷", html)) == 1
-    assert "also reported by 1 outlet: 财经早报" in html
-    assert "城商行加码【新市民】信贷" in text and "also reported by 1 outlet: 财经早报" in text
+    # The other outlet is named and linked to its own copy.
+    assert re.search(r'also reported by 1 outlet: <a href="http[^"]+"[^>]*>财经早报</a>', html)
+    assert "城商行加码**新市民**信贷" in text and "also reported by 1 outlet: 财经早报" in text
     assert "新浪财经" not in text  # the reprint is not listed on its own
     assert 'style="' in html and "<style" not in html  # CSS inlined for mail clients
     # Grouped by watch, with counts.
     assert "== 新市民 (2) ==" in text and "== 消费金融 (1) ==" in text
-    assert "【消费金融】公司增资" in text
+    assert "**消费金融**公司增资" in text
 
     # No seed reprint.
     seed_title = read_article_file(SEEDS / "000_c0b695cec8de91a6.txt", tz=UTC).title
@@ -239,7 +240,7 @@ def test_same_period_is_recorded_once_and_missed_days_catch_up(make_config, feed
     msg = email.message_from_bytes(files[1].read_bytes(), policy=email.policy.default)
     text, html = parts(msg)
     assert "Catching up: 2 scheduled digests were not sent" in text
-    assert "【新市民】安居工程启动" in text and "【新市民】职业技能培训补贴" in text
+    assert "**新市民**安居工程启动" in text and "**新市民**职业技能培训补贴" in text
     assert "城商行加码" not in text  # delivered in the first digest: not again
 
 
@@ -290,14 +291,14 @@ def test_immediate_alerts_batched_and_kept_out_of_the_digest(make_config, feed_s
     for msg in msgs:
         assert msg["Subject"] == "[新闻提醒] 消费金融: 2 条"
         text, _ = parts(msg)
-        assert "【消费金融】公司增资" in text and "【消金】行业三季度观察" in text and "城商行" not in text
+        assert "**消费金融**公司增资" in text and "**消金**行业三季度观察" in text and "城商行" not in text
 
     # The digest has the digest watch only: the alerted items are not repeated.
     queue_digests(db, config, manual=True)
     send_due(db, config, transport_for(config))
     (eml,) = config.mail.outbox.glob("*-digest.eml")
     text, _ = parts(email.message_from_bytes(eml.read_bytes(), policy=email.policy.default))
-    assert "城商行加码【新市民】信贷" in text and "增资" not in text
+    assert "城商行加码**新市民**信贷" in text and "增资" not in text
 
 
 def test_alerted_items_also_in_digest_with_digest_true(make_config, feed_server):

@@ -5,7 +5,7 @@ import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from monitor.mail.content import Digest, DigestItem, Section
+from monitor.mail.content import Digest, DigestItem, Outlet, Section
 from monitor.mail.render import environment, header_safe, render, safe_url, subject
 
 TZ = "Asia/Shanghai"
@@ -15,7 +15,7 @@ def test_feed_text_is_escaped_by_the_templates():
     now = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
     item = DigestItem(id=1, title=[("<script>alert(1)</script>", False), ("新市民", True)],
                       url="javascript:alert(1)", source='<img src=x onerror="y()">', published=now,
-                      snippet=[('"><svg onload=z()>', False), ("新市民", True)], also=["<b>x</b>"])
+                      snippet=[('"><svg onload=z()>', False), ("新市民", True)], also=[Outlet("<b>x</b>", "javascript:void(0)")])
     d = Digest("digest", ["a@example.com"], "p", "2026-11-23", now, [Section("w", "q", [item], [], 1)])
     html, text = render(environment(), "digest", ZoneInfo(TZ), digest=d, subject="s")
     assert "<script>" not in html and "<svg" not in html and "<img" not in html and "<b>x" not in html
