@@ -43,7 +43,7 @@ messages: setup
 
 # The README's pictures of the web view, taken by the browser test (needs /usr/bin/chromium).
 screenshots: setup
-	MONITOR_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/web/test_browser.py
+	MONITOR_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/web/test_browser.py tests/mail/test_phone.py
 
 web: setup
 	$(BIN)/monitor --config $(CONFIG) db upgrade

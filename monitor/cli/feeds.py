@@ -10,6 +10,8 @@ from datetime import datetime
 
 from ..config import Config
 from ..config.durations import format_duration
+from ..mail.compose import alert_now
+from ..mail.transports import transport_for
 from ..pipeline.poll import FeedResult, poll
 from ..sources.specs import desired_feeds
 from ..store import display_url, feeds, instance_id
@@ -27,6 +29,8 @@ def register(command: Command) -> None:
     p.add_argument("--feed", action="append", dest="feeds", metavar="NAME", help="only this feed (repeatable)")
     p.add_argument("--all", action="store_true", help="every active feed, due or not")
     p.add_argument("--json", action="store_true", help="one JSON object per feed (a stable interface)")
+    p.add_argument("--no-alerts", action="store_true",
+                   help="do not send the alerts of immediate watches now (the daemon sends them after its next poll)")
     command("feeds", cmd_feeds, "feed health: last success, last error, failures, next poll")
 
 
@@ -73,7 +77,17 @@ def cmd_poll(config: Config, args: argparse.Namespace) -> int:
             print(json.dumps(r.as_json(), ensure_ascii=False))
     else:
         _print_poll_table(results)
+    if any(r.matches for r in results) and not args.no_alerts:
+        _alert(config, db, quiet=args.json)
     return 0
+
+
+def _alert(config: Config, db, *, quiet: bool) -> None:
+    """Immediate watches' matches go out now, from this process (see ``mail.compose.alert_now``)."""
+    for r in alert_now(db, config, transport_for(config)):
+        if not quiet:
+            state = "sent" if r.ok else f"not sent yet ({r.error}); retried by the next send"
+            print(f"alert to {r.recipients}: {state}")
 
 
 class _Progress:

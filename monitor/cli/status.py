@@ -8,7 +8,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from ..config import Config
-from ..store import Session, deliveries, feeds, stats
+from ..mail.content import CHART_DAYS
+from ..store import Session, deliveries, digests, feeds, stories
 from ..store.feeds import Health
 from .common import open_db
 from .output import pad
@@ -45,9 +46,12 @@ def gather(session: Session, config: Config, now: datetime | None = None) -> dic
                              "error": f.last_error, "kind": f.last_error_kind, "last_ok": _iso(f.last_success_at),
                              "next_poll": _iso(f.next_poll_at)})
     next_polls = [{"feed": f.name, "at": _iso(f.next_poll_at)} for f in views[:5]]
-    start_of_day = datetime.combine(now.astimezone(config.tz).date(), datetime.min.time(), config.tz)
-    today = stats.matches_since(session, start_of_day.astimezone(UTC))
-    watches = [{"watch": w.name, "alert": w.alert, "matches_today": today.get(w.name, 0)} for w in config.watches]
+    today = now.astimezone(config.tz).date()
+    ids = digests.watch_ids(session, [w.name for w in config.watches])
+    # The digest chart's count: stories (not reprints) once per watch, by local day.
+    watches = [{"watch": w.name, "alert": w.alert,
+                "stories_today": stories.daily(session, ids.get(w.name), config.tz, today, CHART_DAYS)[today]}
+               for w in config.watches]
     last = deliveries.last_digest(session)
     outbox = deliveries.counts(session)
     return {
@@ -85,9 +89,9 @@ def print_status(st: dict, config: Config) -> None:
         print(f"  … and {len(f['problems']) - 10} more (monitor feeds)")
     if f["next_polls"]:
         print("  next polls: " + ", ".join(f"{n['feed']} {local(n['at'])[11:]}" for n in f["next_polls"]))
-    print("watches   matches today")
+    print("watches   stories today (reprints not counted)")
     for w in st["watches"]:
-        print(f"  {pad(w['watch'], 20)} {w['alert']:<10} {w['matches_today']}")
+        print(f"  {pad(w['watch'], 20)} {w['alert']:<10} {w['stories_today']}")
     d = st["digest"]
     last = d["last"]
     last_s = f"{last['period']} ({last['status']}, sent {local(last['sent'])})" if last else "none yet"

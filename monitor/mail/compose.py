@@ -8,6 +8,7 @@ previous one.
 from __future__ import annotations
 
 import hashlib
+import math
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,9 +19,13 @@ from ..store import Database, Session, deliveries, feedback
 from . import content
 from .content import Digest, Kind
 from .links import Links
+from .outbox import SendResult, send_due
 from .render import environment, render, subject
+from .transports import Transport
 
 log = logging.getLogger("monitor.mailing")
+HTML_BUDGET = 100_000  # bytes of HTML: Gmail clips a message at 102 KB and hides the rest
+FIT_TRIES = 12  # renders to bring an email under the budget (each cut is sized by the excess)
 
 
 @dataclass
@@ -56,8 +61,22 @@ def compose_one(session: Session, config: Config, kind: Kind, recipients: str, w
         names = ", ".join(s.watch for s in d.sections if s.items)
         subj = subject(config.mail.alert_subject, date=label, count=d.count, watches=names)
     links = Links.of(config, session, recipients)
-    html, text = render(environment(config.mail.templates, config.locale), kind, config.tz, digest=d, subject=subj,
-                        links=links, view_url=links.view(message_key(d.kind, recipients, d.period)))
+    env = environment(config.mail.templates, config.locale)
+    view = links.view(message_key(d.kind, recipients, d.period))
+    html, text = render(env, kind, config.tz, digest=d, subject=subj, links=links, view_url=view)
+    step = {"full": 1500.0, "title": 400.0}  # bytes a step saves: a first guess, then measured
+    for _ in range(FIT_TRIES):
+        size = len(html.encode())
+        if size <= HTML_BUDGET:
+            break
+        stage = "full" if any(s.full for s in d.sections) else "title"
+        taken, stage = content.shrink(d, math.ceil(1.1 * (size - HTML_BUDGET) / step[stage]))
+        if not taken:
+            break
+        html, text = render(env, kind, config.tz, digest=d, subject=subj, links=links, view_url=view)
+        saved = size - len(html.encode())
+        if saved > 0:
+            step[stage] = max(saved / taken, 50.0)
     return Composed(d, Rendered(subj, html, text))
 
 
@@ -125,6 +144,14 @@ def queue_digests(db: Database, config: Config, *, now: datetime | None = None, 
             else:
                 ids.append(new)
     return ids
+
+
+def alert_now(db: Database, config: Config, transport: Transport) -> list[SendResult]:
+    """Record and send the alerts a poll's matches call for, in the process that polled: an alert
+    found by ``monitor poll`` must not wait for the daemon's next own poll. A failed send stays in
+    the outbox, retried by whichever process sends next."""
+    ids = queue_alerts(db, config)
+    return send_due(db, config, transport, only=ids) if ids else []
 
 
 def queue_alerts(db: Database, config: Config, *, now: datetime | None = None) -> list[int]:

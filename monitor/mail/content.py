@@ -2,14 +2,16 @@
 ``store.digests``), with snippets, highlights, the other outlets, a chart and the failing feeds,
 as plain dataclasses for the templates.
 
-A story is shown once, by its first-seen article when that one matched, under the first of its
-watches in config order, and counts the other outlets that carried it.
+A story counts once per watch it matches, everywhere (header, chart, sections, ``status``): it is
+shown in full under the first of its watches in config order, and as a linked title pointing back
+there in the sections of its other watches. It is shown by its representative copy and names the
+other outlets that carried it.
 """
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -19,7 +21,7 @@ from ..store import Session, digests, feeds
 from ..store.deliveries import last_digest_created, undeliverable
 from ..store.feedback import EVERYTHING
 from ..store.items import ItemView, item_views
-from ..store.stories import per_day
+from ..store.stories import daily
 from ..text.headlines import display_title
 from ..watch.query import query_text
 from .render import TITLE_MAX
@@ -61,17 +63,19 @@ class DigestItem:
     also: list[Outlet] = field(default_factory=list)  # other outlets that carried the story
     other_watches: list[str] = field(default_factory=list)
     story: int = 0  # the story's root: its page in the web view, and what feedback is about
+    above: str | None = None  # shown in full in this earlier watch's section: a title line here
 
 
 @dataclass
 class Section:
     watch: str
     query: str
-    items: list[DigestItem]  # listed, newest first
+    items: list[DigestItem]  # listed: this watch's own stories newest first, then those shown above
     chart: list[ChartDay]
     watch_id: int | None = None
     unlisted: list[int] = field(default_factory=list)  # older stories past max_items: counted, carried
-    unlisted_since: datetime | None = None  # the oldest of them, for the command that lists them
+    unlisted_since: datetime | None = None  # the oldest of them
+    full: int = 0  # the first ``full`` items are shown in full, the rest as linked titles
 
     @property
     def total(self) -> int:
@@ -118,7 +122,8 @@ class Digest:
 
     @property
     def count(self) -> int:
-        return sum(s.total for s in self.sections)
+        """Distinct stories (the header's and the subject's number; the sections count per watch)."""
+        return len({i for s in self.sections for i in [it.id for it in s.items] + s.unlisted})
 
     @property
     def carried(self) -> list[tuple[int, int | None]]:
@@ -129,6 +134,22 @@ class Digest:
             for i in [it.id for it in s.items] + s.unlisted:
                 seen.setdefault(i, s.watch_id)
         return list(seen.items())
+
+
+def shrink(digest: Digest, n: int) -> tuple[int, str]:
+    """Cut ``n`` steps off the email, least news first, from the longest section: the oldest stories
+    shown in full become linked titles; once none is left in full, the oldest titles become a count
+    (still carried, so not mailed again, and listed in the web view). (steps taken, stage): the
+    stage tells the caller when the size of a step changes."""
+    full = sum(s.full for s in digest.sections)
+    stage, pool = ("full", full) if full else ("title", sum(len(s.items) - s.full for s in digest.sections))
+    for _ in range(min(pool, n)):
+        if stage == "full":
+            max(digest.sections, key=lambda s: s.full).full -= 1
+        else:
+            s = max(digest.sections, key=lambda s: len(s.items) - s.full)
+            s.unlisted.append(s.items.pop().id)
+    return min(pool, n), stage
 
 
 def groups(config: Config, kind: Kind, left: dict[str, set[str]] | None = None) -> dict[str, list[WatchConfig]]:
@@ -159,14 +180,20 @@ def build(session: Session, config: Config, kind: Kind, recipients: str, watches
     also = _also_reported(session, {s.root: s.shown for s in shown})
     names = {v: k for k, v in ids.items()}
     sections = []
+    first: dict[int, str] = {}  # root → the watch it is shown under in full
     for w in watches:
         wid = ids.get(w.name)
         rows = [_item(views[stories[r].shown], stories[r].hits, wid, also.get(r, []), names, r)
                 for r in listed.get(wid, [])] if wid is not None else []
+        for row in rows:
+            shown_in = first.setdefault(row.story, w.name)
+            row.above = shown_in if shown_in != w.name else None
+        rows.sort(key=lambda row: row.above is not None)  # stable: each part stays newest first
+        full = min(config.digest.full_items, sum(row.above is None for row in rows))
         rest = unlisted.get(wid, []) if wid is not None else []
         since = min(digests.published(session, rest).values(), default=None) if rest else None
         chart = _chart(session, wid, config, now) if kind == "digest" else []
-        sections.append(Section(w.name, query_text(w), rows, chart, wid, rest, since))
+        sections.append(Section(w.name, query_text(w), rows, chart, wid, rest, since, full))
     digest = Digest(kind, recipients.split(","), period, label, now, sections,
                     full_items=config.digest.full_items, max_items=config.digest.max_items)
     if kind == "digest":
@@ -179,13 +206,15 @@ def build(session: Session, config: Config, kind: Kind, recipients: str, watches
 
 def _by_watch(session: Session, stories: dict[int, digests.Story], order: list[int],
               limit: int) -> tuple[dict[int, list[int]], dict[int, list[int]]]:
-    """Stories per watch (the first of theirs in config order), newest first: the listed roots and
+    """Stories per watch (each under every watch it matches), newest first: the listed roots and
     the shown ids past ``limit``. Only listed stories are loaded, so a broad watch or a long outage
     cannot make one email (and the memory it takes to compose) grow without bound."""
     published = digests.published(session, [s.shown for s in stories.values()])
     by_watch: dict[int, list[int]] = defaultdict(list)
     for root, story in stories.items():
-        by_watch[next(w for w in order if w in story.hits)].append(root)
+        for w in order:
+            if w in story.hits:
+                by_watch[w].append(root)
     listed, unlisted = {}, {}
     for wid, roots in by_watch.items():
         roots.sort(key=lambda r: (published[stories[r].shown], stories[r].shown), reverse=True)
@@ -279,15 +308,7 @@ def snippet(it: ItemView, hits: list) -> Segments:
 
 def _chart(session: Session, watch_id: int | None, config: Config, now: datetime) -> list[ChartDay]:
     """Matched stories per local day over the last week (reprints not counted)."""
-    today = now.astimezone(config.tz).date()
-    days = [today - timedelta(days=i) for i in range(CHART_DAYS - 1, -1, -1)]
-    counts = dict.fromkeys(days, 0)
-    if watch_id is not None:
-        start = datetime.combine(days[0], datetime.min.time(), config.tz).astimezone(UTC)
-        for published in per_day(session, watch_id, start):
-            d = published.astimezone(config.tz).date()
-            if d in counts:
-                counts[d] += 1
+    counts = daily(session, watch_id, config.tz, now.astimezone(config.tz).date(), CHART_DAYS)
     top = max(counts.values()) or 1
     return [ChartDay(d.strftime("%m-%d"), c, round(CHART_HEIGHT * c / top)) for d, c in counts.items()]
 

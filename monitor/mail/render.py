@@ -53,12 +53,30 @@ def cut(text: str | None, limit: int = TITLE_MAX) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+# A figure or code a browser may break at its hyphen or slash (2026-11-24, 688888.SH, A/B): kept on
+# one line. Bounded, so that a long URL in a snippet can still wrap.
+_JOINED = re.compile(r"[0-9A-Za-z][0-9A-Za-z.,%+]*(?:[-/:][0-9A-Za-z.,%+]+)+")
+_JOINED_MAX = 30
+
+
 def marked(segments) -> Markup:
-    """``[(text, highlighted)]`` → escaped HTML with ``<mark>`` around the matched terms."""
+    """``[(text, highlighted)]`` → escaped HTML with ``<mark>`` around the matched terms (never split
+    across lines) and joined figures kept whole."""
     out = []
     for text, hit in segments:
-        t = escape(text)
+        t = _unbroken(text)
         out.append(Markup('<mark class="hit">{}</mark>').format(t) if hit else t)
+    return Markup("").join(out)
+
+
+def _unbroken(text: str) -> Markup:
+    out, pos = [], 0
+    for m in _JOINED.finditer(text):
+        if m.end() - m.start() > _JOINED_MAX:
+            continue
+        out += [escape(text[pos:m.start()]), Markup('<span class="nb">{}</span>').format(m.group())]
+        pos = m.end()
+    out.append(escape(text[pos:]))
     return Markup("").join(out)
 
 

@@ -37,19 +37,23 @@ def watch_ids(session: Session, names: Sequence[str]) -> dict[str, int]:
 
 def undelivered(session: Session, kind: DeliveryKind, recipients: str, watches: Sequence[int],
                 *, fetched_since: datetime | None = None) -> dict[int, Story]:
-    """Stories matched by ``watches`` that this recipient list has not had (in this kind of email),
-    keyed by root. Reprints of a seed, and stories of which any copy was delivered, are left out."""
+    """Stories matched by ``watches`` that this recipient list has not had (in this kind of email;
+    for an alert, in any email: what a digest already carried is not news), keyed by root. Reprints
+    of a seed, and stories of which any copy was delivered, are left out. ``fetched_since`` bounds
+    both when an item was fetched and when it says it was published: an old article found late is
+    not an alert."""
     if not watches:
         return {}
+    kinds = ["digest"] if kind == "digest" else ["alert", "digest"]
     had = (select(DeliveryItem.item_id).join(Delivery, Delivery.id == DeliveryItem.delivery_id)
-           .where(DeliveryItem.recipients.in_(lists_of(session, recipients)), Delivery.kind == kind))
+           .where(DeliveryItem.recipients.in_(lists_of(session, recipients)), Delivery.kind.in_(kinds)))
     stmt = (select(Match.item_id, Match.watch_id, Match.hits, Duplicate.duplicate_of_id)
             .join(Item, Item.id == Match.item_id).outerjoin(Duplicate, Duplicate.item_id == Match.item_id)
             .where(Match.watch_id.in_(list(watches)), Item.seed_file.is_(None), Item.backlog.is_(False),
                    Match.item_id.not_in(had))
             .order_by(Match.item_id))
     if fetched_since is not None:
-        stmt = stmt.where(Item.fetched_at >= fetched_since)
+        stmt = stmt.where(Item.fetched_at >= fetched_since, Item.published_at >= fetched_since)
     by_story: dict[int, dict[int, dict[int, Hits]]] = defaultdict(lambda: defaultdict(dict))
     for item_id, watch_id, hits, dup_of in session.execute(stmt):
         by_story[dup_of or item_id][item_id][watch_id] = hits or []

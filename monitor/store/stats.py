@@ -7,14 +7,7 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from .models import Feed, Item, Match, Watch
-
-
-def matches_since(session: Session, since: datetime) -> dict[str, int]:
-    """(item, watch) matches recorded since ``since``, per watch name."""
-    return dict(session.execute(
-        select(Watch.name, func.count(Match.id)).join(Match, Match.watch_id == Watch.id)
-        .where(Match.matched_at >= since).group_by(Watch.name)).all())
+from .models import Feed, Item
 
 
 def feeds_due(session: Session, now: datetime) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
@@ -153,6 +153,22 @@ def root_map(session: Session, ids: Sequence[int]) -> dict[int, int]:
         links.update(session.execute(select(Duplicate.item_id, Duplicate.duplicate_of_id)
                                      .where(Duplicate.item_id.in_(chunk))).all())
     return links
+
+
+def daily(session: Session, watch_id: int | None, tz: tzinfo, today: date, days: int) -> dict[date, int]:
+    """Stories per local day, oldest first, over ``days`` days ending ``today``: the one count of the
+    digest's chart, the web view's watch page and ``monitor status`` (a story counts once per watch,
+    on the day its first matching copy in the window was published; reprints do not count)."""
+    window = [today - timedelta(days=i) for i in range(days - 1, -1, -1)]
+    counts = dict.fromkeys(window, 0)
+    if watch_id is None:
+        return counts
+    start = datetime.combine(window[0], time.min, tz).astimezone(UTC)
+    for published in per_day(session, watch_id, start):
+        day = published.astimezone(tz).date()
+        if day in counts:
+            counts[day] += 1
+    return counts
 
 
 def per_day(session: Session, watch_id: int, since: datetime) -> list[datetime]:

@@ -154,17 +154,11 @@ def watches_page(request: Request) -> Response:
     state = request.app.state
     config, tz = state.config, state.config.tz
     today = datetime.now(UTC).astimezone(tz).date()
-    days = [today - timedelta(days=i) for i in range(WATCH_DAYS - 1, -1, -1)]
-    start = datetime.combine(days[0], time.min, tz).astimezone(UTC)
     rows = []
     with state.db.session() as s:
         ids = digests.watch_ids(s, [w.name for w in config.watches])
         for w in config.watches:
-            counts = dict.fromkeys(days, 0)
-            for published in stories.per_day(s, ids[w.name], start) if w.name in ids else []:
-                day = published.astimezone(tz).date()
-                if day in counts:
-                    counts[day] += 1
+            counts = stories.daily(s, ids.get(w.name), tz, today, WATCH_DAYS)
             top = max(counts.values()) or 1
             rows.append(dict(name=w.name, query=query_text(w),
                              recipients=list(w.recipients or config.digest.recipients),

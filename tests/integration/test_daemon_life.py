@@ -326,7 +326,7 @@ def test_status_healthz_and_metrics(make_config, feed_server, daemons):
     assert st["feeds"]["failing"] + st["feeds"]["backing_off"] == 1
     (problem,) = st["feeds"]["problems"]
     assert problem["feed"] == "down" and problem["error"].startswith("cannot connect (ConnectionRefusedError")
-    assert {w["watch"]: w["matches_today"] for w in st["watches"]} == {"新市民": 1, "消费金融": 1}
+    assert {w["watch"]: w["stories_today"] for w in st["watches"]} == {"新市民": 1, "消费金融": 1}
     out = subprocess.run([sys.executable, "-m", "monitor", "--config", str(config), "status"],
                          capture_output=True, text=True, timeout=60)
     assert "feeds     2 active: 1 healthy" in out.stdout and "outbox" in out.stdout

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import email.utils
+import random
 import re
 import subprocess
 import sys
@@ -20,7 +22,7 @@ from helpers.smtpserver import SmtpServer, free_port
 from sqlalchemy import func, select
 
 from monitor.config import load_config
-from monitor.mail.compose import digest_due, queue_alerts, queue_digests
+from monitor.mail.compose import compose, digest_due, queue_alerts, queue_digests
 from monitor.mail.outbox import send_due
 from monitor.mail.transports import transport_for
 from monitor.pipeline.poll import poll
@@ -436,9 +438,102 @@ def test_past_full_items_titles_only_past_max_items_counted_all_delivered(make_c
     assert html.count('class="snippet"') == 2  # two of them in full, two as titles
     assert "2 more:" in html and "2 more:" in text
     # The reader is not sent to a shell: without web.base_url no link, never a command to run.
-    assert "1 older story is not listed here (at most 4 per watch)." in text and "monitor items" not in text
+    assert "1 older story is not listed here (at most 4 per watch, and each email under 100 KB)." in text and "monitor items" not in text
     assert "1 older story is not listed here" in html and "monitor items" not in html
     assert "新市民 (5)" in text  # the count is of every story
     with db.session() as s:  # and all five count as delivered: none comes back tomorrow
         assert s.scalar(select(func.count()).select_from(DeliveryItem)) == 5
     assert queue_digests(db, config, now=now + timedelta(minutes=1), manual=True) == []
+
+
+def test_monitor_poll_sends_the_alert_before_it_returns(make_config, feed_server, smtp_env):
+    """An alert found by the CLI's poll goes out in that poll, not after the daemon's next one."""
+    url = serve(feed_server, "/a.xml", "城市金融报", [
+        {"guid": "c1", "title": "消费金融公司增资", "link": "https://a.example.com/c1.html", "body": OTHER}])
+    with SmtpServer(username="mon", password="s3cret") as server:
+        config, _ = setup(make_config, {"feeds": [{"name": "a", "url": url}], "mail": smtp_config(server)})
+        monitor = [sys.executable, "-m", "monitor", "--config", str(config.source_path)]
+        out = subprocess.run([*monitor, "poll", "--all"], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        assert "alert to analyst@example.com: sent" in out.stdout
+        (msg,) = server.messages
+        assert msg["Subject"] == "[新闻提醒] 消费金融: 1 条"
+        assert "**消费金融**公司增资" in parts(msg)[0]
+        out = subprocess.run([*monitor, "poll", "--all"], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0 and "alert to" not in out.stdout  # nothing new: nothing sent again
+        assert len(server.messages) == 1
+
+
+def test_no_alert_for_what_a_digest_carried_or_for_old_news(make_config, feed_server):
+    old = email.utils.format_datetime(datetime.now(UTC) - timedelta(days=10))
+    first = [{"guid": "c1", "title": "消费金融公司增资", "link": "https://a.example.com/c1.html", "body": OTHER}]
+    url = serve(feed_server, "/a.xml", "城市金融报", first)
+    config, db = setup(make_config, {
+        "feeds": [{"name": "a", "url": url}],
+        "watches": [{"name": "消费金融", "keywords": ["消费金融"], "alert": "immediate", "digest": True}],
+    })
+    run_poll(config, db)
+    assert len(queue_digests(db, config, manual=True)) == 1  # the digest carries c1 before any alert
+    serve(feed_server, "/a.xml", "城市金融报", first + [
+        {"guid": "c0", "title": "消费金融旧闻：十天前的报道", "link": "https://a.example.com/c0.html",
+         "body": "消费金融公司十天前的一则旧闻，今天才出现在这个频道里。" * 3, "date": old},
+        {"guid": "c3", "title": "消费金融新规发布", "link": "https://a.example.com/c3.html",
+         "body": "监管部门今日发布消费金融公司管理新规，对资本充足率和贷款集中度提出新要求。" * 3},
+    ])
+    run_poll(config, db)
+    (alert,) = queue_alerts(db, config)
+    with db.session() as s:
+        carried = set(s.scalars(select(DeliveryItem.item_id).where(DeliveryItem.delivery_id == alert)))
+        subject = s.get(Delivery, alert).subject
+    assert subject == "[新闻提醒] 消费金融: 1 条" and len(carried) == 1  # c3 only: not c1, not the old c0
+
+
+def test_a_story_counts_once_per_watch_everywhere(make_config, feed_server):
+    url = serve(feed_server, "/a.xml", "城市金融报", [
+        {"guid": "s1", "title": "城商行加码新市民信贷", "link": "https://a.example.com/s1.html", "body": STORY},
+        {"guid": "s2", "title": "城商行零售转型观察", "link": "https://a.example.com/s2.html",
+         "body": "城商行零售业务转型进入深水区，多家银行调整考核体系。" * 4}])
+    config, db = setup(make_config, {"feeds": [{"name": "a", "url": url}], "watches": [
+        {"name": "新市民", "query": "新市民"}, {"name": "城商行", "query": "城商行"}]})
+    run_poll(config, db)
+    with db.session() as s:
+        (c,) = compose(s, config, "digest", now=datetime.now(UTC), period="p", label="d")
+    text = c.rendered.text
+    assert "2 new stories" in text  # distinct stories in the header
+    assert "== 新市民 (1) ==" in text and "== 城商行 (2) ==" in text  # per watch in the sections
+    assert "shown above under 新市民" in text and text.count("城商行加码**新市民**信贷") == 1
+    today = datetime.now(config.tz).strftime("%m-%d")
+    assert f"新市民: 1   (last 7 days:" in text and f"{today} 1)" in text and f"{today} 2)" in text
+    from monitor.cli.status import gather
+    with db.session() as s:
+        st = gather(s, config)
+    assert {w["watch"]: w["stories_today"] for w in st["watches"]} == {"新市民": 1, "城商行": 2}
+
+
+VOCABULARY = ("新市民 城商行 消费金融 普惠 信贷 额度 利率 监管 通知 住房 公积金 社保 创业 培训 风控 不良率 科技 "
+              "县域 农户 小微 担保 贴息 数字化 场景 线上 审批 放款 续贷 征信 数据 模型 网点 客户 增长 同比 季度").split()
+
+
+def words(seed: int, n: int) -> str:
+    """A distinct article of ``n`` words: seeded, so the test is the same at every run."""
+    rng = random.Random(seed)
+    return "，".join("".join(rng.choice(VOCABULARY) for _ in range(6)) for _ in range(n // 6)) + "。"
+
+
+def test_a_200_story_digest_stays_under_100_kb_and_carries_everything(make_config, feed_server):
+    entries = [{"guid": f"n{i}", "title": f"新市民金融服务第{i}期：某城商行推出专属信贷产品，额度最高{i + 10}万元",
+                "link": f"https://a.example.com/n{i}.html?utm_source=rss",
+                "body": words(i, 120), "date": recent(300 - i)}
+               for i in range(200)]
+    url = serve(feed_server, "/a.xml", "城市金融报", entries)
+    config, db = setup(make_config, {"feeds": [{"name": "a", "url": url}]})
+    run_poll(config, db)
+    ids = queue_digests(db, config, manual=True)
+    with db.session() as s:
+        d = s.get(Delivery, ids[0])
+        html, text, carried = d.body_html, d.body_text, s.scalar(
+            select(func.count()).select_from(DeliveryItem).where(DeliveryItem.delivery_id == ids[0]))
+        stories = s.scalar(select(func.count()).select_from(DeliveryItem))
+    assert len(html.encode()) < 100_000, len(html.encode())
+    assert 'class="snippet"' in html  # the newest still in full
+    assert carried == stories and carried >= 150  # every story counted as had, listed or not

@@ -16,7 +16,7 @@ def test_feed_text_is_escaped_by_the_templates():
     item = DigestItem(id=1, title=[("<script>alert(1)</script>", False), ("新市民", True)],
                       url="javascript:alert(1)", source='<img src=x onerror="y()">', published=now,
                       snippet=[('"><svg onload=z()>', False), ("新市民", True)], also=[Outlet("<b>x</b>", "javascript:void(0)")])
-    d = Digest("digest", ["a@example.com"], "p", "2026-11-23", now, [Section("w", "q", [item], [], 1)])
+    d = Digest("digest", ["a@example.com"], "p", "2026-11-23", now, [Section("w", "q", [item], [], 1, full=1)])
     html, text = render(environment(), "digest", ZoneInfo(TZ), digest=d, subject="s")
     assert "<script>" not in html and "<svg" not in html and "<img" not in html and "<b>x" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "&lt;svg onload=z()&gt;" in html
