@@ -8,8 +8,8 @@ previous one.
 from __future__ import annotations
 
 import hashlib
-import math
 import logging
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -69,7 +69,7 @@ def compose_one(session: Session, config: Config, kind: Kind, recipients: str, w
         size = len(html.encode())
         if size <= HTML_BUDGET:
             break
-        stage = "full" if any(s.full for s in d.sections) else "title"
+        stage, _ = content.shrink_stage(d)
         taken, stage = content.shrink(d, math.ceil(1.1 * (size - HTML_BUDGET) / step[stage]))
         if not taken:
             break

@@ -136,13 +136,25 @@ class Digest:
         return list(seen.items())
 
 
+KEEP_FULL = 3  # stories an over-long email keeps in full while it still has titles to cut
+
+
+def shrink_stage(digest: Digest) -> tuple[str, int]:
+    """What to cut next and how many of it there are: stories in full (down to ``KEEP_FULL``), then
+    linked titles, then the last full stories."""
+    full = sum(s.full for s in digest.sections)
+    titles = sum(len(s.items) - s.full for s in digest.sections)
+    if full > KEEP_FULL or (full and not titles):
+        return "full", full - KEEP_FULL if titles else full
+    return "title", titles
+
+
 def shrink(digest: Digest, n: int) -> tuple[int, str]:
     """Cut ``n`` steps off the email, least news first, from the longest section: the oldest stories
-    shown in full become linked titles; once none is left in full, the oldest titles become a count
-    (still carried, so not mailed again, and listed in the web view). (steps taken, stage): the
-    stage tells the caller when the size of a step changes."""
-    full = sum(s.full for s in digest.sections)
-    stage, pool = ("full", full) if full else ("title", sum(len(s.items) - s.full for s in digest.sections))
+    shown in full become linked titles, the oldest titles a count (still carried, so not mailed
+    again, and listed in the web view). (steps taken, stage): the stage tells the caller when the
+    size of a step changes."""
+    stage, pool = shrink_stage(digest)
     for _ in range(min(pool, n)):
         if stage == "full":
             max(digest.sections, key=lambda s: s.full).full -= 1
