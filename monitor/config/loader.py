@@ -207,11 +207,10 @@ def _semantic_problems(config: Config, where: _Located, problem: Problem, env) -
         except QueryError as e:
             p = ("watches", i, "query")
             out.append(problem(p, where.line_of(p), f"watch {w.name!r}: {e}"))
-        if not w.recipients and not config.digest.recipients:
+        if not (w.recipients or config.digest.recipients or w.notify or config.digest.notify):
             p = ("watches", i)
-            out.append(
-                problem(p, where.line_of(p), f"watch {w.name!r} has no recipients and digest.recipients is empty")
-            )
+            out.append(problem(p, where.line_of(p), f"watch {w.name!r} has no recipients and digest.recipients "
+                                                    "is empty (or give notify: channels)"))
 
     smtp = config.mail.smtp
     if config.mail.transport == "smtp" and smtp and smtp.password_env and not env.get(smtp.password_env):

@@ -74,6 +74,24 @@ def _email(value: Any) -> str:
 
 Email = Annotated[str, BeforeValidator(_email)]
 
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
+
+
+def _notify_url(value: object) -> str:
+    """An Apprise URL (wecombot://, dingtalk://, feishu://, slack://, json://…). Secrets are written
+    as ``${VARIABLE}`` and read from the environment when a message is sent: the config, the
+    database and the logs only ever hold the reference."""
+    if not isinstance(value, str) or not _SCHEME.match(value.strip()):
+        raise ValueError(f"{value!r} is not a notification URL like wecombot://${{WECOM_BOT_KEY}} or "
+                         "json://host/path (see https://github.com/caronc/apprise/wiki)")
+    value = value.strip()
+    if _CONTROL.search(value) or len(value) > 2000 or "," in value:
+        raise ValueError("a notification URL is at most 2,000 characters, without commas or control characters")
+    return value
+
+
+NotifyUrl = Annotated[str, BeforeValidator(_notify_url)]
+
 
 def _check_encoding(value: str | None) -> str | None:
     if value is None:
@@ -145,6 +163,7 @@ class WatchConfig(_Strict):
     alert: Literal["digest", "immediate"] = "digest"
     digest: bool | None = None  # immediate watches: also list the items in the digest?
     recipients: list[Email] | None = None  # default: digest.recipients
+    notify: list[NotifyUrl] | None = None  # chat channels (Apprise URLs); default: digest.notify
     search: bool = True  # build search feeds for this watch from search_feeds
 
     @model_validator(mode="after")
@@ -168,6 +187,7 @@ class WatchConfig(_Strict):
 class DigestConfig(_Strict):
     schedule: str = "0 8 * * *"
     recipients: list[Email] = []
+    notify: list[NotifyUrl] = []  # chat channels getting every digest and alert, like recipients
     subject: str = "新闻监控日报 {date}"
     send_empty: bool = False
     # Items per watch shown in full (snippet, outlets); the rest are listed as linked titles, so a

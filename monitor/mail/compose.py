@@ -17,10 +17,11 @@ from ..config import Config, WatchConfig
 from ..config.schedule import latest_period, period_key
 from ..store import Database, Session, deliveries, feedback
 from . import content
+from .channels import is_channel
 from .content import Digest, Kind
 from .links import Links
 from .outbox import SendResult, send_due
-from .render import environment, render, subject
+from .render import environment, render, render_text, subject
 from .transports import Transport
 
 log = logging.getLogger("monitor.mailing")
@@ -63,6 +64,9 @@ def compose_one(session: Session, config: Config, kind: Kind, recipients: str, w
     links = Links.of(config, session, recipients)
     env = environment(config.mail.templates, config.locale)
     view = links.view(message_key(d.kind, recipients, d.period))
+    if is_channel(recipients):  # a chat message: compact Markdown, no HTML part
+        return Composed(d, Rendered(subj, "", render_text(env, f"{kind}.md", config.tz, digest=d, subject=subj,
+                                                          links=links, view_url=view)))
     html, text = render(env, kind, config.tz, digest=d, subject=subj, links=links, view_url=view)
     step = {"full": 1500.0, "title": 400.0}  # bytes a step saves: a first guess, then measured
     for _ in range(FIT_TRIES):

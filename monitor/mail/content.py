@@ -167,13 +167,15 @@ def shrink(digest: Digest, n: int) -> tuple[int, str]:
 def groups(config: Config, kind: Kind, left: dict[str, set[str]] | None = None) -> dict[str, list[WatchConfig]]:
     """Watches per person: one email per person, whatever lists the config names them on
     (digest: watches with ``alert: digest`` or ``digest: true``; alert: ``alert: immediate``).
-    ``left``: person → watch names they muted, or ``*`` for an unsubscribe."""
+    ``left``: person → watch names they muted, or ``*`` for an unsubscribe. A chat channel
+    (``notify:``, an Apprise URL) is an address like a person's."""
     left = left or {}
     out: dict[str, list[WatchConfig]] = {}
     for w in config.watches:
         if not (w.in_digest if kind == "digest" else w.alert == "immediate"):
             continue
-        for address in dict.fromkeys(a.strip().lower() for a in (w.recipients or config.digest.recipients)):
+        people = [a.strip().lower() for a in (w.recipients or config.digest.recipients)]
+        for address in dict.fromkeys(people + list(w.notify or config.digest.notify)):
             gone = left.get(address, set())
             if EVERYTHING not in gone and w.name not in gone:
                 out.setdefault(address, []).append(w)

@@ -15,6 +15,8 @@ from ..config.schedule import backoff
 from ..errors import DeliveryError
 from ..store import Database, deliveries, instance_id
 from ..store.models import Delivery
+from . import channels
+from .channels import is_channel
 from .links import link_secret
 from .transports import Transport, build_message
 
@@ -69,6 +71,8 @@ def send_due(db: Database, config: Config, transport: Transport, *, now: datetim
 def list_headers(config: Config, secret: str, recipients: str) -> dict[str, str]:
     """List-Id always; with a web view, RFC 8058 one-click unsubscribe: the mail client POSTs to
     the signed URL, and that person gets no further email."""
+    if is_channel(recipients):
+        return {}
     host = urlsplit(config.web.base_url).hostname if config.web.base_url else None
     domain = host or config.mail.from_.rpartition("@")[2] or "monitor.invalid"
     out = {"List-Id": f"monitor <digest.{domain}>"}
@@ -81,13 +85,17 @@ def list_headers(config: Config, secret: str, recipients: str) -> dict[str, str]
 
 def _attempt(config: Config, transport: Transport, d: Delivery,
              headers: dict[str, str]) -> tuple[str | None, str | None, bool]:
-    """(error, warning, permanent) of one send."""
-    msg = build_message(
-        sender=config.mail.from_, recipients=d.recipients.split(","), subject=d.subject, html=d.body_html,
-        text=d.body_text, message_id=d.message_id, date=d.created_at, kind=d.kind, period=d.period,
-        headers=headers,
-    )
+    """(error, warning, permanent) of one send: an email through the transport, a channel's
+    message through Apprise."""
     try:
+        if is_channel(d.recipients):
+            channels.send(d.recipients, d.subject, d.body_text)
+            return None, None, False
+        msg = build_message(
+            sender=config.mail.from_, recipients=d.recipients.split(","), subject=d.subject, html=d.body_html,
+            text=d.body_text, message_id=d.message_id, date=d.created_at, kind=d.kind, period=d.period,
+            headers=headers,
+        )
         return None, transport.send(msg, f"{d.id:06d}-{d.kind}"), False
     except DeliveryError as e:
         return str(e), None, e.permanent

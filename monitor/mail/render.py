@@ -83,6 +83,27 @@ def _unbroken(text: str) -> Markup:
 HIT_MARK = "**"  # Chinese headlines carry 【】 and 「」 themselves; ** is Markdown's bold in chat
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]()#<>|~])")
+
+
+def md(value) -> str:
+    """Feed text inside a chat message's Markdown: its own ``*``, ``[``, ``#``… shown as written,
+    never as formatting or links. Segments (with hits) come back with the hits in bold."""
+    if isinstance(value, list):
+        return "".join(f"**{_md_escape(t)}**" if hit else _md_escape(t) for t, hit in value)
+    return _md_escape(str(value))
+
+
+def _md_escape(text: str) -> str:
+    return _MD_SPECIAL.sub(r"\\\1", re.sub(r"\s+", " ", text))
+
+
+def md_url(url: str | None) -> str | None:
+    """A link target inside Markdown's ``(…)``: http(s) only, its own parentheses and spaces encoded."""
+    url = safe_url(url)
+    return url.replace("(", "%28").replace(")", "%29").replace(" ", "%20") if url else None
+
+
 def bracketed(segments) -> str:
     """The plain-text part's highlight, ``**term**``: a mark no headline's own punctuation mimics,
     and one that chat channels rendering Markdown show as bold."""
@@ -106,7 +127,8 @@ def environment(override: Path | None = None, locale: str = DEFAULT) -> Environm
     )
     env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
     env.globals["locale"] = locale
-    env.filters.update(marked=marked, bracketed=bracketed, safe_url=safe_url, cut=cut, local=_local)
+    env.filters.update(marked=marked, bracketed=bracketed, safe_url=safe_url, cut=cut, local=_local,
+                       md=md, md_url=md_url)
     return env
 
 
@@ -130,6 +152,13 @@ class _Blank(dict):
 def subject(template: str, **values) -> str:
     """``digest.subject`` with ``{date}``, ``{count}``, ``{watches}``; unknown fields stay as written."""
     return header_safe(template.format_map(_Blank(values)))
+
+
+def render_text(env: Environment, name: str, tz, **context) -> str:
+    """One text template (a chat channel's Markdown)."""
+    context.setdefault("links", Links(None, "", ""))
+    context.setdefault("view_url", None)
+    return env.get_template(name).render(tz=tz, **context).strip() + "\n"
 
 
 def render(env: Environment, name: str, tz, **context) -> tuple[str, str]:

@@ -85,6 +85,8 @@ def test_database_env_overrides(tmp_path):
         ("timezone: Asia/Shanghai", "timezone: Asia/Beijing", 1, "timezone", "unknown time zone"),
         ("    url: http://127.0.0.1:9/feed.xml", "    url: 127.0.0.1/feed", 7, "feeds[0].url", "http"),
         ("  - name: local", "  - nam: local", 6, "feeds[0]", ""),
+        ("  recipients: [analyst@example.com]", "  recipients: [analyst@example.com]\n  notify: [wecom-bot-key]", 18,
+         "digest.notify[0]", "not a notification URL"),
     ],
 )
 def test_each_fault_names_file_line_and_key(tmp_path, old, new, line, keypath, words):

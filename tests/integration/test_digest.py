@@ -19,6 +19,7 @@ from helpers.feedserver import Response
 from helpers.paths import SEEDS
 from helpers.polling import recent
 from helpers.smtpserver import SmtpServer, free_port
+from helpers.webhook import WebhookServer
 from sqlalchemy import func, select
 
 from monitor.config import load_config
@@ -538,3 +539,48 @@ def test_a_200_story_digest_stays_under_100_kb_and_carries_everything(make_confi
     assert carried == stories and carried >= 150  # every story counted as had, listed or not
     listed = html.count('class="line"') + html.count('class="snippet"')
     assert 0 < listed < carried and f"{carried - listed} older stories are not listed" in text
+
+
+def test_a_webhook_channel_gets_each_digest_once_across_an_outage(make_config, feed_server, monkeypatch):
+    url = serve(feed_server, "/a.xml", "城市金融报", [
+        {"guid": "s1", "title": "城商行加码新市民信贷 [独家] *重磅*", "link": "https://a.example.com/s1.html",
+         "body": STORY}])
+    monkeypatch.setenv("HOOK_TOKEN", "tok-3f9a")
+    with WebhookServer() as hook:
+        channel = f"json://127.0.0.1:{hook.port}/hook/${{HOOK_TOKEN}}"
+        config, db = setup(make_config, {"feeds": [{"name": "a", "url": url}],
+                                          "watches": [{"name": "新市民", "query": "新市民", "notify": [channel]}]})
+        run_poll(config, db)
+        hook.fail_with = [503, 503]  # the receiver is down (Apprise's json:// does not retry by itself)
+        ids = queue_digests(db, config, manual=True)
+        assert len(ids) == 2  # the email and the channel: two outbox rows
+        now = datetime.now(UTC)
+        results = {r.recipients: r for r in send_due(db, config, transport_for(config), now=now)}
+        assert results["analyst@example.com"].ok and not results[channel].ok
+        assert "503" in (results[channel].error or "") and "tok-3f9a" not in (results[channel].error or "")
+        assert hook.received == [] and hook.refused >= 1
+        # Retried with back-off: nothing before it is due, then once, then never again.
+        assert send_due(db, config, transport_for(config), now=now + timedelta(seconds=5)) == []
+        hook.fail_with = []
+        later = now + timedelta(hours=2)
+        (retry,) = send_due(db, config, transport_for(config), now=later)
+        assert retry.ok and retry.recipients == channel
+        assert send_due(db, config, transport_for(config), now=later + timedelta(hours=2)) == []
+        (got,) = hook.received
+    assert got["path"] == "/hook/tok-3f9a"  # the secret filled in at send time...
+    with db.session() as s:  # ...and never stored
+        assert s.scalar(select(func.count()).select_from(Delivery).where(Delivery.recipients.contains("tok-"))) == 0
+    assert "新市民" in got["title"] or "新市民" in got["message"]
+    assert "**新市民**" in got["message"] and "\\[独家\\]" in got["message"]  # hits bold; feed's own marks escaped
+    assert "(https://a.example.com/s1.html)" in got["message"]
+
+
+def test_an_unknown_channel_url_is_refused_for_good_with_its_reason(make_config, feed_server):
+    url = serve(feed_server, "/a.xml", "城市金融报", [
+        {"guid": "s1", "title": "城商行加码新市民信贷", "link": "https://a.example.com/s1.html", "body": STORY}])
+    config, db = setup(make_config, {"feeds": [{"name": "a", "url": url}],
+                                      "digest": {"recipients": [], "notify": ["nosuchservice://x/y"]}})
+    run_poll(config, db)
+    queue_digests(db, config, manual=True)
+    (r,) = send_due(db, config, transport_for(config))
+    assert not r.ok and "not a URL Apprise can send to" in (r.error or "") and "x/y" not in (r.error or "")
