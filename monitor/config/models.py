@@ -156,6 +156,18 @@ class SearchFeedConfig(_Strict):
         return v
 
 
+def _check_cron(v: str) -> str:
+    if len(v.split()) != 5 or len(v) > 60:
+        raise ValueError(f"{v!r} is not a 5-field cron expression like '0 8 * * *'")
+    try:
+        trigger = cron_trigger(v)
+    except ValueError as e:
+        raise ValueError(f"bad cron expression {v!r}: {e}") from None
+    if trigger.get_next_fire_time(None, datetime.now(trigger.timezone)) is None:
+        raise ValueError(f"{v!r} never fires (no such date, e.g. 31 February): no digest would ever be sent")
+    return v
+
+
 class WatchConfig(_Strict):
     name: Name
     query: str | None = None
@@ -165,6 +177,14 @@ class WatchConfig(_Strict):
     recipients: list[Email] | None = None  # default: digest.recipients
     notify: list[NotifyUrl] | None = None  # chat channels (Apprise URLs); default: digest.notify
     search: bool = True  # build search feeds for this watch from search_feeds
+    # When its digest goes out: daily (digest.schedule, the default), weekly (that time on Mondays)
+    # or a cron expression. A person gets one email per distinct schedule of their watches.
+    schedule: str | None = None
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, v: str | None) -> str | None:
+        return v if v is None or v in ("daily", "weekly") else _check_cron(v)
 
     @model_validator(mode="after")
     def _one_of_query_keywords(self) -> WatchConfig:
@@ -201,15 +221,7 @@ class DigestConfig(_Strict):
     @field_validator("schedule")
     @classmethod
     def _cron(cls, v: str) -> str:
-        if len(v.split()) != 5:
-            raise ValueError(f"{v!r} is not a 5-field cron expression like '0 8 * * *'")
-        try:
-            trigger = cron_trigger(v)
-        except ValueError as e:
-            raise ValueError(f"bad cron expression {v!r}: {e}") from None
-        if trigger.get_next_fire_time(None, datetime.now(trigger.timezone)) is None:
-            raise ValueError(f"{v!r} never fires (no such date, e.g. 31 February): no digest would ever be sent")
-        return v
+        return _check_cron(v)
 
 
 class SmtpConfig(_Strict):
@@ -337,6 +349,21 @@ class Config(_Strict):
 
     def next_digest(self, now: datetime | None = None) -> datetime:
         return next_fire(self.digest.schedule, self.tz, now or datetime.now(self.tz))
+
+    def schedule_of(self, watch: WatchConfig) -> str:
+        """The cron expression of a watch's digest."""
+        if watch.schedule in (None, "daily"):
+            return self.digest.schedule
+        if watch.schedule == "weekly":
+            minute, hour = self.digest.schedule.split()[:2]
+            return f"{minute} {hour} * * 1"
+        return watch.schedule
+
+    @property
+    def digest_schedules(self) -> list[str]:
+        """Every schedule a digest goes out on, digest.schedule first."""
+        used = dict.fromkeys([self.digest.schedule] + [self.schedule_of(w) for w in self.watches if w.in_digest])
+        return list(used)
 
 
 def _resolve(v: Path | None, info: ValidationInfo) -> Path | None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from starlette.applications import Starlette
@@ -106,8 +107,10 @@ class Daemon:
             self.outbox_job, "interval", seconds=OUTBOX_SECONDS, id="outbox", coalesce=True, max_instances=1
         )
 
-    def _digest_trigger(self) -> CronTrigger:
-        return cron_trigger(self.config.digest.schedule, self.config.tz)
+    def _digest_trigger(self) -> CronTrigger | OrTrigger:
+        """Wakes the digest job at the times of every schedule (``digest.schedule`` and the watches' own)."""
+        triggers = [cron_trigger(s, self.config.tz) for s in self.config.digest_schedules]
+        return triggers[0] if len(triggers) == 1 else OrTrigger(triggers)
 
     def tick_seconds(self) -> float:
         return max(1.0, min(60.0, self.config.poll_interval.total_seconds() / 4))

@@ -50,8 +50,9 @@ def compose(session: Session, config: Config, kind: Kind, *, now: datetime, peri
 
 
 def compose_one(session: Session, config: Config, kind: Kind, recipients: str, watches: list[WatchConfig], *,
-                now: datetime, period: str, label: str) -> Composed:
-    d = content.build(session, config, kind, recipients, watches, now=now, period=period, label=label)
+                now: datetime, period: str, label: str, schedule: str | None = None) -> Composed:
+    d = content.build(session, config, kind, recipients, watches, now=now, period=period, label=label,
+                      schedule=schedule)
     if kind == "alert":
         # The period of an alert is its items: two daemons that see the same new items record one alert.
         key = ",".join(str(i) for i, _ in sorted(d.carried))
@@ -105,10 +106,10 @@ def enqueue(session: Session, config: Config, c: Composed, *, now: datetime) -> 
         c.rendered.subject, c.rendered.html, c.rendered.text, d.carried), now=now)
 
 
-def digest_due(session: Session, config: Config, now: datetime) -> datetime | None:
+def digest_due(session: Session, config: Config, now: datetime, schedule: str | None = None) -> datetime | None:
     """The scheduled period to send now, if any: the latest fire time, unless it falls before this
     database started monitoring (a first start at 15:00 does not mail the 08:00 digest)."""
-    fire = latest_period(config.digest.schedule, config.tz, now)
+    fire = latest_period(schedule or config.digest.schedule, config.tz, now)
     if fire is None:
         return None
     since = deliveries.monitoring_since(session)
@@ -117,28 +118,45 @@ def digest_due(session: Session, config: Config, now: datetime) -> datetime | No
     return fire
 
 
-def queue_digests(db: Database, config: Config, *, now: datetime | None = None, fire: datetime | None = None,
-                  manual: bool = False) -> list[int]:
-    """Record this period's digest for every recipient list that has not had it. ``manual``: a
-    period of its own (``digest --send --now``). Empty digests only with ``send_empty``."""
+def queue_digests(db: Database, config: Config, *, now: datetime | None = None, manual: bool = False) -> list[int]:
+    """Record the due period's digest of every schedule for every person who has not had it.
+    ``manual``: one period of its own with all of a person's watches (``digest --send --now``).
+    Empty digests only with ``send_empty``."""
     now = now or datetime.now(UTC)
-    with db.session() as s:
-        if manual:
-            local = now.astimezone(config.tz)
-            period, label = f"manual {local.isoformat(timespec='seconds')}", local.strftime("%Y-%m-%d")
-        else:
-            fire = fire or digest_due(s, config, now)
-            if fire is None:
-                return []
-            period, label = period_key(fire), fire.astimezone(config.tz).strftime("%Y-%m-%d")
-        done = deliveries.recorded_for_period(s, "digest", period)
-        people = content.groups(config, "digest", feedback.prefs(s))
+    ids: list[int] = []
+    for schedule in [None] if manual else config.digest_schedules:
+        with db.session() as s:
+            due = _period(s, config, now, schedule)
+            if due is None:
+                continue
+            period, label = due
+            done = deliveries.recorded_for_period(s, "digest", period)
+            people = content.groups(config, "digest", feedback.prefs(s), schedule=schedule)
+        ids += _queue_period(db, config, now, period, label, schedule,
+                             {r: w for r, w in people.items() if r not in done})
+    return ids
+
+
+def _period(session: Session, config: Config, now: datetime, schedule: str | None) -> tuple[str, str] | None:
+    """(period key, label) due now on ``schedule``; None (manual) makes a period of its own. The
+    default schedule's keys stay bare, so an upgrade does not re-send the day's digest."""
+    if schedule is None:
+        local = now.astimezone(config.tz)
+        return f"manual {local.isoformat(timespec='seconds')}", local.strftime("%Y-%m-%d")
+    fire = digest_due(session, config, now, schedule)
+    if fire is None:
+        return None
+    key = period_key(fire) if schedule == config.digest.schedule else f"{period_key(fire)} {schedule}"
+    return key, fire.astimezone(config.tz).strftime("%Y-%m-%d")
+
+
+def _queue_period(db: Database, config: Config, now: datetime, period: str, label: str, schedule: str | None,
+                  people: dict[str, list[WatchConfig]]) -> list[int]:
     ids = []
     for recipients, watches in people.items():
-        if recipients in done:
-            continue
         with db.begin() as s:
-            c = compose_one(s, config, "digest", recipients, watches, now=now, period=period, label=label)
+            c = compose_one(s, config, "digest", recipients, watches, now=now, period=period, label=label,
+                            schedule=schedule)
             if not c.digest.count and not config.digest.send_empty:
                 log.info("digest %s for %s: nothing new, not sent (digest.send_empty is false)", period, recipients)
                 continue

@@ -164,15 +164,19 @@ def shrink(digest: Digest, n: int) -> tuple[int, str]:
     return min(pool, n), stage
 
 
-def groups(config: Config, kind: Kind, left: dict[str, set[str]] | None = None) -> dict[str, list[WatchConfig]]:
+def groups(config: Config, kind: Kind, left: dict[str, set[str]] | None = None,
+           schedule: str | None = None) -> dict[str, list[WatchConfig]]:
     """Watches per person: one email per person, whatever lists the config names them on
     (digest: watches with ``alert: digest`` or ``digest: true``; alert: ``alert: immediate``).
     ``left``: person → watch names they muted, or ``*`` for an unsubscribe. A chat channel
-    (``notify:``, an Apprise URL) is an address like a person's."""
+    (``notify:``, an Apprise URL) is an address like a person's. ``schedule``: only the watches whose
+    digest goes out on it."""
     left = left or {}
     out: dict[str, list[WatchConfig]] = {}
     for w in config.watches:
         if not (w.in_digest if kind == "digest" else w.alert == "immediate"):
+            continue
+        if schedule is not None and config.schedule_of(w) != schedule:
             continue
         people = [a.strip().lower() for a in (w.recipients or config.digest.recipients)]
         for address in dict.fromkeys(people + list(w.notify or config.digest.notify)):
@@ -183,7 +187,7 @@ def groups(config: Config, kind: Kind, left: dict[str, set[str]] | None = None) 
 
 
 def build(session: Session, config: Config, kind: Kind, recipients: str, watches: list[WatchConfig],
-          *, now: datetime, period: str, label: str) -> Digest:
+          *, now: datetime, period: str, label: str, schedule: str | None = None) -> Digest:
     ids = digests.watch_ids(session, [w.name for w in watches])
     order = [ids[w.name] for w in watches if w.name in ids]
     stories = digests.undelivered(session, kind, recipients, order,
@@ -211,7 +215,7 @@ def build(session: Session, config: Config, kind: Kind, recipients: str, watches
     digest = Digest(kind, recipients.split(","), period, label, now, sections,
                     full_items=config.digest.full_items, max_items=config.digest.max_items)
     if kind == "digest":
-        digest.catch_up = _catch_up(session, config, recipients, now)
+        digest.catch_up = _catch_up(session, schedule or config.digest.schedule, config, recipients, now)
         digest.failing = failing_feeds(session, now)
         digest.undeliverable = [Undeliverable(d.recipients, d.subject, d.last_error or "", d.created_at)
                                 for d in undeliverable(session, now - UNDELIVERABLE_SHOWN)]
@@ -327,12 +331,12 @@ def _chart(session: Session, watch_id: int | None, config: Config, now: datetime
     return [ChartDay(d.strftime("%m-%d"), c, round(CHART_HEIGHT * c / top)) for d, c in counts.items()]
 
 
-def _catch_up(session: Session, config: Config, recipients: str, now: datetime) -> CatchUp | None:
+def _catch_up(session: Session, schedule: str, config: Config, recipients: str, now: datetime) -> CatchUp | None:
     """Say so when scheduled digests were missed since this list's last one (daemon down)."""
     last = last_digest_created(session, recipients)
     if last is None:
         return None
-    missed = missed_periods(config.digest.schedule, config.tz, last, now)
+    missed = missed_periods(schedule, config.tz, last, now)
     if not missed:
         return None
     since = last.astimezone(config.tz).strftime("%Y-%m-%d %H:%M")

@@ -65,6 +65,13 @@ def test_good_config_loads_and_resolves_paths(tmp_path):
     assert (nxt.hour, nxt.minute) == (8, 0) and str(nxt.tzinfo) == "Asia/Shanghai"
 
 
+def test_watch_schedules_resolve_to_cron(tmp_path):
+    text = GOOD.replace("    query: '新市民 OR \"new citizens\"'", "    query: 新市民\n    schedule: weekly")
+    config = load_config(write(tmp_path, text), environ={})
+    assert config.schedule_of(config.watches[0]) == "0 8 * * 1"
+    assert config.digest_schedules == ["0 8 * * *", "0 8 * * 1"]
+
+
 def test_database_env_overrides(tmp_path):
     config = load_config(write(tmp_path, GOOD), environ={"MONITOR_DATABASE": "postgresql://u@127.0.0.1/x"})
     assert config.database == "postgresql://u@127.0.0.1/x"
@@ -87,6 +94,7 @@ def test_database_env_overrides(tmp_path):
         ("  - name: local", "  - nam: local", 6, "feeds[0]", ""),
         ("  recipients: [analyst@example.com]", "  recipients: [analyst@example.com]\n  notify: [wecom-bot-key]", 18,
          "digest.notify[0]", "not a notification URL"),
+        ("    alert: immediate", "    alert: immediate\n    schedule: hourly", 15, "watches[1].schedule", "cron"),
     ],
 )
 def test_each_fault_names_file_line_and_key(tmp_path, old, new, line, keypath, words):

@@ -584,3 +584,28 @@ def test_an_unknown_channel_url_is_refused_for_good_with_its_reason(make_config,
     queue_digests(db, config, manual=True)
     (r,) = send_due(db, config, transport_for(config))
     assert not r.ok and "not a URL Apprise can send to" in (r.error or "") and "x/y" not in (r.error or "")
+
+
+def test_one_email_per_person_per_distinct_schedule(make_config, feed_server):
+    url = serve(feed_server, "/a.xml", "城市金融报", [
+        {"guid": "s1", "title": "城商行加码新市民信贷", "link": "https://a.example.com/s1.html", "body": STORY},
+        {"guid": "c1", "title": "消费金融公司增资", "link": "https://a.example.com/c1.html", "body": OTHER}])
+    config, db = setup(make_config, {"feeds": [{"name": "a", "url": url}], "watches": [
+        {"name": "新市民", "query": "新市民"},  # daily: digest.schedule, 08:00
+        {"name": "消费金融", "query": "消费金融", "schedule": "0 9 * * *",
+         "recipients": ["analyst@example.com", "desk@example.com"]},
+        {"name": "消金", "query": "增资", "schedule": "0 9 * * *"}]})
+    run_poll(config, db)
+    assert config.digest_schedules == ["0 8 * * *", "0 9 * * *"]
+    tomorrow = datetime.now(config.tz).date() + timedelta(days=1)
+    at = datetime.combine(tomorrow, datetime.min.time(), config.tz).replace(hour=9, minute=30).astimezone(UTC)
+    ids = queue_digests(db, config, now=at)
+    with db.session() as s:
+        sent = {(d.recipients, d.period.partition(" ")[2] or "default"): d.body_text for d in s.scalars(select(Delivery))}
+    assert sorted(sent) == [("analyst@example.com", "0 9 * * *"), ("analyst@example.com", "default"),
+                            ("desk@example.com", "0 9 * * *")]
+    assert len(ids) == 3
+    nine = sent[("analyst@example.com", "0 9 * * *")]
+    assert "== 消费金融 (1) ==" in nine and "== 消金 (1) ==" in nine and "新市民" not in nine  # one email, two watches
+    assert "== 新市民 (1) ==" in sent[("analyst@example.com", "default")]
+    assert queue_digests(db, config, now=at + timedelta(minutes=5)) == []  # each period once
