@@ -48,8 +48,9 @@ def cmd_check(config: Config, args: argparse.Namespace) -> int:
         print(f"    - {pad(f.name, 28)} every {format_duration(f.interval):<6} {f.url}")
     print(f"  watches    {len(config.watches)}")
     for w in config.watches:
-        to = ", ".join(w.recipients or config.digest.recipients)
-        print(f"    - {pad(w.name, 12)} {w.alert:<9} {query_text(w)}   -> {to}")
+        to = ", ".join(list(w.recipients or config.digest.recipients) + list(w.notify or config.digest.notify))
+        when = f" [{config.schedule_of(w)}]" if w.in_digest and config.schedule_of(w) != config.digest.schedule else ""
+        print(f"    - {pad(w.name, 12)} {w.alert:<9} {query_text(w)}{when}   -> {to}")
     nxt = config.next_digest()
     wait = nxt - datetime.now(config.tz)
     print(f"  digest     '{config.digest.schedule}' next {nxt:%Y-%m-%d %H:%M %Z} "

@@ -32,7 +32,10 @@ def cli(path: Path, *args: str, **kw) -> subprocess.CompletedProcess:
 
 def test_a_full_disk_is_one_line_naming_the_database(sqlite_config, feed_server, tmp_path):
     feed_server.routes["/f.xml"] = Response(200, rss([(f"a{i}", f"新市民第{i}条" * 20) for i in range(200)]))
-    path = sqlite_config({"feeds": [{"name": "f", "url": feed_server.url("/f.xml")}]})
+    # Sixty readers: sixty emails of up to 100 KB each to record, more than the disk has room for.
+    readers = [f"reader{i}@example.com" for i in range(60)]
+    path = sqlite_config({"feeds": [{"name": "f", "url": feed_server.url("/f.xml")}],
+                          "digest": {"recipients": readers, "subject": "日报 {date}"}})
     assert cli(path, "poll", "--all").returncode == 0  # stories for a digest
     feed_server.routes["/f.xml"] = Response(200, rss([(f"b{i}", f"消费金融第{i}条" * 20) for i in range(200)]))
     biggest = max(p.stat().st_size for p in tmp_path.glob("monitor.db*"))
