@@ -53,9 +53,10 @@ class MonitorError(Exception):
 class ConfigError(MonitorError):
     """A config that must not be run. ``problems`` holds one line per fault."""
 
-    def __init__(self, path: Path, problems: list[str]):
+    def __init__(self, path: Path, problems: list[str], *, missing: bool = False):
         self.path = path
         self.problems = problems
+        self.missing = missing  # no file at all: "missing", not "not valid"
         super().__init__("\n".join(problems))
 
 

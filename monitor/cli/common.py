@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
+import sys
+from datetime import UTC, datetime, time, timedelta
 
 from ..config import Config
+from ..config.durations import parse_duration
 from ..store import Database
 
 EXIT_OK = 0
@@ -29,20 +31,43 @@ def host_port(text: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def iso_date(text: str) -> datetime:
+Since = datetime | int  # a moment, or a local day: 0 today, 1 yesterday (resolved in the config's zone)
+
+
+def since_arg(text: str) -> Since:
+    """``--since``: an ISO date or time, a duration back from now (2d, 12h, 1h30m), today or yesterday."""
+    word = text.strip().lower()
+    if word in ("today", "yesterday"):
+        return 0 if word == "today" else 1
     try:
-        value = datetime.fromisoformat(text)
+        return datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    try:
+        return datetime.now(UTC) - parse_duration(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not an ISO date like 2026-11-01 or 2026-11-01T08:00+08:00") from None
-    return value
+            f"{text!r} is not a date (2026-11-01, 2026-11-01T08:00+08:00), a duration (2d, 12h) "
+            "or today/yesterday") from None
 
 
-def local_since(config: Config, since: datetime | None) -> datetime | None:
-    """A date given without a zone is in the config's time zone."""
+def local_since(config: Config, since: Since | None) -> datetime | None:
+    """A date given without a zone is in the config's time zone; today and yesterday start at its midnight."""
+    if isinstance(since, int):
+        day = datetime.now(config.tz).date() - timedelta(days=since)
+        return datetime.combine(day, time.min, config.tz)
     if since is not None and since.tzinfo is None:
         return since.replace(tzinfo=config.tz)
     return since
+
+
+def known_watch(config: Config, name: str | None) -> bool:
+    """A filter naming no watch of the config is an error, said once, not an empty answer."""
+    if name is None or name in {w.name for w in config.watches}:
+        return True
+    print(f"monitor: no watch named {name!r} in {config.source_path} "
+          f"(known: {', '.join(w.name for w in config.watches)})", file=sys.stderr)
+    return False
 
 
 def local(config: Config, dt: datetime | None, fmt: str = "%m-%d %H:%M") -> str:

@@ -6,7 +6,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from ..config import Config
 from ..config.durations import format_duration
@@ -17,25 +17,37 @@ from ..sources.specs import desired_feeds
 from ..store import display_url, feeds, instance_id
 from ..store.feeds import Health
 from ..watch.query import query_text
-from .common import EXIT_CONFIG, local, open_db
+from .common import EXIT_FAILED, EXIT_OK, local, open_db
 from .output import pad
 
 Command = Callable[..., argparse.ArgumentParser]
 
 
+POLL_EXAMPLES = """  monitor poll                   the due feeds
+  monitor poll --all             every feed, due or not
+  monitor poll --feed 财新网 --json"""
+
+
 def register(command: Command) -> None:
-    command("check", cmd_check, "validate the config and print what it sets up")
-    p = command("poll", cmd_poll, "poll the due feeds once and print what each gave")
+    p = command("check", cmd_check, "validate the config and print what it sets up")
+    p.add_argument("--json", action="store_true", help="as one JSON object")
+    p = command("poll", cmd_poll, "fetch the due feeds once and print what each gave", examples=POLL_EXAMPLES,
+                about="A feed is due when its interval (or the back-off after failures, or the server's "
+                "Retry-After) has passed since its last poll. Immediate watches' alerts are sent before it ends.")
     p.add_argument("--feed", action="append", dest="feeds", metavar="NAME", help="only this feed (repeatable)")
     p.add_argument("--all", action="store_true", help="every active feed, due or not")
     p.add_argument("--json", action="store_true", help="one JSON object per feed (a stable interface)")
     p.add_argument("--no-alerts", action="store_true",
                    help="do not send the alerts of immediate watches now (the daemon sends them after its next poll)")
-    command("feeds", cmd_feeds, "feed health: last success, last error, failures, next poll")
+    p = command("feeds", cmd_feeds, "feed health: last success, last error, failures, next poll")
+    p.add_argument("--json", action="store_true", help="one JSON object per feed (a stable interface)")
 
 
 def cmd_check(config: Config, args: argparse.Namespace) -> int:
     specs = desired_feeds(config)
+    if args.json:
+        print(json.dumps(_check_json(config, specs), ensure_ascii=False))
+        return EXIT_OK
     print(f"{config.source_path}: OK")
     print(f"  timezone   {config.timezone}")
     print(f"  database   {display_url(config.database)}")
@@ -61,6 +73,25 @@ def cmd_check(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_json(config: Config, specs) -> dict:
+    return {
+        "config": str(config.source_path), "ok": True, "timezone": config.timezone,
+        "database": display_url(config.database),
+        "feeds": [{"name": f.name, "kind": f.kind, "url": f.url, "interval_seconds": f.interval.total_seconds()}
+                  for f in specs],
+        "watches": [{"name": w.name, "query": query_text(w), "alert": w.alert, "in_digest": w.in_digest,
+                     "schedule": config.schedule_of(w),
+                     "recipients": list(w.recipients or config.digest.recipients),
+                     "notify": list(w.notify or config.digest.notify)} for w in config.watches],
+        "digest": {"schedules": config.digest_schedules, "next": _iso(config.next_digest())},
+        "mail": {"transport": config.mail.transport, "from": config.mail.from_},
+    }
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return dt.astimezone(UTC).isoformat(timespec="seconds") if dt else None
+
+
 def cmd_poll(config: Config, args: argparse.Namespace) -> int:
     db = open_db(config, migrate=True)
     known = {f.name for f in desired_feeds(config)}
@@ -68,7 +99,7 @@ def cmd_poll(config: Config, args: argparse.Namespace) -> int:
     if unknown:
         print(f"monitor: no feed named {', '.join(unknown)} in {config.source_path} "
               f"(known: {', '.join(sorted(known))})", file=sys.stderr)
-        return EXIT_CONFIG
+        return EXIT_FAILED
     progress = _Progress(enabled=sys.stderr.isatty() and not args.json)
     results = asyncio.run(poll(config, db, owner=instance_id(), names=args.feeds,
                                due_only=not (args.all or args.feeds), on_result=progress.step))
@@ -80,7 +111,7 @@ def cmd_poll(config: Config, args: argparse.Namespace) -> int:
         _print_poll_table(results)
     if any(r.matches for r in results) and not args.no_alerts:
         _alert(config, db, quiet=args.json)
-    return 0
+    return EXIT_FAILED if any(r.status == "error" for r in results) else EXIT_OK
 
 
 def _alert(config: Config, db, *, quiet: bool) -> None:
@@ -130,6 +161,14 @@ def cmd_feeds(config: Config, args: argparse.Namespace) -> int:
     db = open_db(config, migrate=False)
     with db.session() as session:
         views = feeds.feed_views(session)
+    if args.json:
+        for f in views:
+            print(json.dumps({"feed": f.name, "url": f.url, "kind": f.kind, "state": f.health.value,
+                              "failures": f.failures, "last_ok": _iso(f.last_success_at),
+                              "last_error": f.last_error, "last_error_at": _iso(f.last_error_at),
+                              "http_status": f.last_http_status, "next_poll": _iso(f.next_poll_at)},
+                             ensure_ascii=False))
+        return EXIT_OK
     print(f"{'feed':<30} {'state':<9} {'last ok':<11} {'next poll':<11} {'fails':>5}  last error")
     for f in views:
         err = f"{local(config, f.last_error_at)} {f.last_error}" if f.failures else ""

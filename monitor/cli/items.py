@@ -16,17 +16,20 @@ from ..sources.encoding import decode_bytes
 from ..store import fingerprints
 from ..store.items import ItemFilter, iter_items
 from ..text.articles import parse_article
-from .common import EXIT_CONFIG, iso_date, local_since, open_db
+from .common import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, known_watch, local_since, open_db, since_arg
 from .output import clip, pad
 
 Command = Callable[..., argparse.ArgumentParser]
+SINCE_HELP = "only items published since: 2026-11-01, 2026-11-01T08:00, 2d, 12h, today or yesterday (config's zone)"
 
 
 def register(command: Command) -> None:
-    p = command("items", cmd_items, "list stored articles, newest first")
+    p = command("items", cmd_items, "list stored articles, newest first",
+                examples="  monitor items --watch 新市民 --since yesterday\n"
+                         "  monitor items --since 12h --json | jq .title")
     p.add_argument("--json", action="store_true", help="one JSON object per line (a stable interface)")
     p.add_argument("--watch", help="only items matched by this watch")
-    p.add_argument("--since", type=iso_date, help="only items published at or after this ISO date/time")
+    p.add_argument("--since", type=since_arg, help=SINCE_HELP)
     p.add_argument("--seeds", action="store_true", help="only seed-corpus articles")
     p.add_argument("--limit", type=int, help="at most this many")
 
@@ -34,18 +37,22 @@ def register(command: Command) -> None:
     p.add_argument("item_id", type=int, metavar="ITEM_ID")
     p.add_argument("--json", action="store_true", help="as one JSON object")
 
-    p = command("dedupe", cmd_dedupe, "tell whether a text (a file, or - for stdin; text or HTML) "
-                "duplicates a stored article, without storing it")
+    p = command("dedupe", cmd_dedupe, "is this text a copy of a stored article? (exit 1: yes, 0: no)",
+                about="FILE is plain text, HTML or Markdown with front matter, or - for standard input; "
+                "nothing is stored.",
+                examples="  monitor dedupe article.html\n  curl -s URL | monitor dedupe - --title '标题'")
     p.add_argument("file", metavar="FILE", help="article file (plain text, HTML, Markdown with front matter) or -")
     p.add_argument("--title", help="the title, when the file has none")
     p.add_argument("--json", action="store_true", help="as one JSON object")
 
     p = command("rematch", cmd_rematch, "re-run the current watch queries over stored items")
     p.add_argument("--watch", metavar="NAME", help="only this watch")
-    p.add_argument("--since", type=iso_date, help="only items published at or after this ISO date/time")
+    p.add_argument("--since", type=since_arg, help=SINCE_HELP)
 
 
 def cmd_items(config: Config, args: argparse.Namespace) -> int:
+    if not known_watch(config, args.watch):
+        return EXIT_FAILED
     db = open_db(config, migrate=False)
     flt = ItemFilter(watch=args.watch, since=local_since(config, args.since), seeds_only=args.seeds, limit=args.limit)
     out = sys.stdout
@@ -70,7 +77,7 @@ def cmd_explain(config: Config, args: argparse.Namespace) -> int:
         print(f"monitor: no item {args.item_id} in {db.shown}", file=sys.stderr)
         return 1
     if args.json:
-        print(json.dumps(report, ensure_ascii=False, indent=2))
+        print(json.dumps(report, ensure_ascii=False))  # one line: every --json output is JSON lines
     else:
         print_explanation(report, config.tz)
     return 0
@@ -113,13 +120,13 @@ def cmd_dedupe(config: Config, args: argparse.Namespace) -> int:
         data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
     except OSError as e:
         print(f"monitor: cannot read {args.file}: {e.strerror or e}", file=sys.stderr)
-        return 1
+        return EXIT_CONFIG
     name = "standard input" if args.file == "-" else args.file
     try:
         article = parse_article(decode_bytes(data), tz=config.tz)
     except ValueError as e:
         print(f"monitor: {name}: {e}", file=sys.stderr)
-        return 1
+        return EXIT_CONFIG
     title = args.title or article.title
     db = open_db(config, migrate=False)
     with db.session() as session:
@@ -131,9 +138,10 @@ def cmd_dedupe(config: Config, args: argparse.Namespace) -> int:
         "nearest": [{"id": c.id, "title": c.title, "similarity": round(c.similarity, 4), "method": c.method,
                      "duplicate": c.duplicate, "rule": c.rule} for c in decision.nearest],
     }
+    verdict = EXIT_FAILED if decision.is_duplicate else EXIT_OK  # grep-like: 1 means "it is a duplicate"
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
-        return 0
+        return verdict
     if decision.is_duplicate:
         print(f"duplicate of item {decision.duplicate_of} ({decision.method}, similarity {decision.similarity:.3f}, "
               f"matched item {decision.matched}): {title}")
@@ -143,14 +151,12 @@ def cmd_dedupe(config: Config, args: argparse.Namespace) -> int:
         print(f"  {c.similarity:.3f} {c.method:<8} {'dup ' if c.duplicate else '    '} item {c.id}: {c.title}")
         if c.rule:
             print(f"{'':>21}{c.rule}")
-    return 0
+    return verdict
 
 
 def cmd_rematch(config: Config, args: argparse.Namespace) -> int:
-    if args.watch and args.watch not in {w.name for w in config.watches}:
-        print(f"monitor: no watch named {args.watch!r} in {config.source_path} "
-              f"(known: {', '.join(w.name for w in config.watches)})", file=sys.stderr)
-        return EXIT_CONFIG
+    if not known_watch(config, args.watch):
+        return EXIT_FAILED
     db = open_db(config, migrate=True)
     r = rematch(db, config, watch=args.watch, since=local_since(config, args.since))
     scope = f"watch {args.watch}" if args.watch else f"{len(config.watches)} watches"

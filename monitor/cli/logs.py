@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -25,12 +25,29 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False, default=str)
 
 
+class TextFormatter(logging.Formatter):
+    """Plain lines stamped in the config's time zone, with its offset: the same clock the CLI's
+    tables and the emails use, whatever the host's zone is."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+        self.zone: tzinfo = UTC
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 (logging's name)
+        at = datetime.fromtimestamp(record.created, self.zone)
+        return at.strftime("%Y-%m-%d %H:%M:%S") + f".{int(record.msecs):03d}" + at.strftime("%z")
+
+
+def use_zone(zone: tzinfo) -> None:
+    """Once the config is read: stamp log lines in its zone."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler.formatter, TextFormatter):
+            handler.formatter.zone = zone
+
+
 def setup_logging(level: str, fmt: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    if fmt == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

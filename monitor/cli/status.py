@@ -37,10 +37,14 @@ def gather(session: Session, config: Config, now: datetime | None = None) -> dic
     now = now or datetime.now(UTC)
     views = sorted(feeds.feed_views(session, active_only=True),
                    key=lambda f: (f.next_poll_at is not None, f.next_poll_at or now, f.name))
+    # "failing" counts every feed whose last poll failed; "backing_off" the part of them whose next
+    # poll back-off has pushed past their interval (a 404 that keeps answering 404 is both).
     counts = {Health.HEALTHY.value: 0, Health.FAILING.value: 0, Health.BACKING_OFF.value: 0}
     problems = []
     for f in views:
         counts[f.health.value] += 1
+        if f.health is Health.BACKING_OFF:
+            counts[Health.FAILING.value] += 1
         if f.health is not Health.HEALTHY:
             problems.append({"feed": f.name, "state": f.health.value, "failures": f.failures,
                              "error": f.last_error, "kind": f.last_error_kind, "last_ok": _iso(f.last_success_at),
@@ -80,8 +84,8 @@ def print_status(st: dict, config: Config) -> None:
         return datetime.fromisoformat(iso).astimezone(config.tz).strftime("%Y-%m-%d %H:%M")
 
     f = st["feeds"]
-    print(f"feeds     {f['active']} active: {f['healthy']} healthy, {f['failing']} failing, "
-          f"{f['backing_off']} backing off")
+    print(f"feeds     {f['active']} active: {f['healthy']} healthy, {f['failing']} failing"
+          + (f" ({f['backing_off']} of them backing off)" if f["backing_off"] else ""))
     for p in f["problems"][:10]:
         print(f"  ! {pad(p['feed'], 28)} {p['state']:<11} {p['failures']} fails, last ok {local(p['last_ok'])}, "
               f"next {local(p['next_poll'])}: {(p['error'] or '')[:80]}")

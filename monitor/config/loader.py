@@ -6,14 +6,15 @@ first, because fixing one at a time over SSH is tedious.
 """
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigError, QueryError
 from ..watch.query import parse_watch
@@ -82,7 +83,8 @@ def load_config(path: Path | str | None = None, *, environ: dict[str, str] | Non
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(path, [f"{shown}: no such config file (pass --config PATH or set {CONFIG_ENV})"]) from None
+        raise ConfigError(path, [f"{shown}: no such config file (pass --config PATH or set {CONFIG_ENV})"],
+                          missing=True) from None
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(path, [f"{shown}: cannot read config: {e}"]) from None
 
@@ -170,11 +172,33 @@ def _check_size(path: Path, shown: str, root: yaml.Node) -> None:
 def _message(err: dict[str, Any]) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
-        return "unknown key (check the spelling; see config.yaml in the repository for the known keys)"
+        key = str(err["loc"][-1]) if err.get("loc") else ""
+        close = difflib.get_close_matches(key, sorted(_known_keys(Config)), n=1, cutoff=0.7)
+        hint = f"did you mean {close[0]!r}?" if close else "check the spelling"
+        return f"unknown key ({hint} config.yaml in the repository lists the known keys)"
     if kind == "missing":
         return "required key is missing"
     msg = err["msg"]
     return msg.removeprefix("Value error, ")
+
+
+def _known_keys(model: type[BaseModel], seen: set[type] | None = None) -> set[str]:
+    """Every key any section of the config takes: what an unknown key is compared with."""
+    seen = seen if seen is not None else set()
+    seen.add(model)
+    keys: set[str] = set()
+    for name, f in model.model_fields.items():
+        keys.add(f.alias or name)
+        for sub in _models_in(f.annotation):
+            if sub not in seen:
+                keys |= _known_keys(sub, seen)
+    return keys
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
 
 
 def _semantic_problems(config: Config, where: _Located, problem: Problem, env) -> list[str]:
