@@ -103,7 +103,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"monitor {__version__}")
     sub = parser.add_subparsers(metavar="COMMAND")
 
-    def command(name: str, func: Callable, help: str, examples: str = "", about: str = "") -> argparse.ArgumentParser:
+    def command(name: str, func: Callable, help: str, examples: str = "",
+                about: str = "") -> argparse.ArgumentParser:
         """``help``: the one line ``monitor --help`` shows; ``about``: what the command's own help adds."""
         epilog = f"examples:\n{examples}\n\n{EXIT_CODES}" if examples else EXIT_CODES
         p = sub.add_parser(name, parents=[common], help=help, description=textwrap.fill(f"{help}. {about}", 100) if about else help,
