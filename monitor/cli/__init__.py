@@ -107,8 +107,8 @@ def _parser() -> argparse.ArgumentParser:
                 about: str = "") -> argparse.ArgumentParser:
         """``help``: the one line ``monitor --help`` shows; ``about``: what the command's own help adds."""
         epilog = f"examples:\n{examples}\n\n{EXIT_CODES}" if examples else EXIT_CODES
-        p = sub.add_parser(name, parents=[common], help=help, description=textwrap.fill(f"{help}. {about}", 100) if about else help,
-                           epilog=epilog,
+        description = textwrap.fill(f"{help}. {about}", 100) if about else help
+        p = sub.add_parser(name, parents=[common], help=help, description=description, epilog=epilog,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         p.set_defaults(func=func)
         return p
