@@ -9,12 +9,21 @@ css-inline, because most mail clients drop ``<style>``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import css_inline
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import (
+    BaseLoader,
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    StrictUndefined,
+    select_autoescape,
+)
 from markupsafe import Markup, escape
 
 from ..i18n import DEFAULT, translations
@@ -110,22 +119,22 @@ def bracketed(segments) -> str:
     return "".join(f"{HIT_MARK}{t}{HIT_MARK}" if hit else t for t, hit in segments)
 
 
+def jinja_environment(loader: BaseLoader, autoescape: Callable[[str | None], bool], locale: str) -> Environment:
+    """The settings the emails and the web view share: strict undefined names, every printed value
+    through ``printable``, the interface's words from ``locale``'s catalogue."""
+    env = Environment(loader=loader, autoescape=autoescape, undefined=StrictUndefined, trim_blocks=True,
+                      lstrip_blocks=True, finalize=printable, extensions=["jinja2.ext.i18n"])
+    env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
+    return env
+
+
 def environment(override: Path | None = None, locale: str = DEFAULT) -> Environment:
     """Templates from ``mail.templates`` (if set) win over the bundled ones, file by file; their
     own words come from the message catalogue of ``locale``."""
     loaders: list = [PackageLoader("monitor.mail", "templates")]
     if override is not None:
         loaders.insert(0, FileSystemLoader(str(override)))
-    env = Environment(
-        loader=ChoiceLoader(loaders),
-        autoescape=select_autoescape(["html"], default_for_string=False),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        finalize=printable,
-        extensions=["jinja2.ext.i18n"],
-    )
-    env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
+    env = jinja_environment(ChoiceLoader(loaders), select_autoescape(["html"], default_for_string=False), locale)
     env.globals["locale"] = locale
     env.filters.update(marked=marked, bracketed=bracketed, safe_url=safe_url, cut=cut, local=_local,
                        md=md, md_url=md_url)

@@ -7,27 +7,17 @@ from functools import cache
 from typing import Any
 from urllib.parse import urlencode
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from ..i18n import translations
-from ..mail.render import cut, marked, printable, safe_url
+from ..mail.render import cut, jinja_environment, marked, safe_url
 from .auth import csrf_token
 
 
 @cache
 def environment(locale: str) -> Environment:
-    env = Environment(
-        loader=PackageLoader("monitor.web", "templates"),
-        autoescape=select_autoescape(["html", "xml"]),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        finalize=printable,
-        extensions=["jinja2.ext.i18n"],
-    )
-    env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
+    env = jinja_environment(PackageLoader("monitor.web", "templates"), select_autoescape(["html", "xml"]), locale)
     env.filters.update(marked=marked, safe_url=safe_url, cut=cut)
     env.globals["qs"] = lambda values: urlencode({k: v for k, v in values.items() if v not in (None, "")})
     return env

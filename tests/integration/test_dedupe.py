@@ -196,7 +196,7 @@ def test_dedupe_command_reads_a_file_or_stdin_and_stores_nothing(store, make_con
                     f"<body><div class='nav'>首页 &gt; 财经</div>{paras}</body></html>", encoding="utf-8")
     base = [sys.executable, "-m", "monitor", "--config", str(path), "dedupe"]
     out = subprocess.run(base + [str(page), "--json"], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
+    assert out.returncode == 1, out.stderr  # grep-like: 1 says "it is a duplicate"
     report = json.loads(out.stdout)
     assert report["duplicate"] and report["duplicate_of"] == ids["004"]
     new = subprocess.run(base + ["-"], input="今日天气晴好，适合出行。公园里游人如织，孩子们在草地上放风筝。" * 5,

@@ -200,7 +200,7 @@ def test_poll_cli_json(make_config, feed_server):
                                   {"name": "bad", "url": feed_server.url("/missing")}]})
     proc = subprocess.run([sys.executable, "-m", "monitor", "--config", str(path), "poll", "--json"],
                           capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1, proc.stderr  # a feed failed
     rows = {r["feed"]: r for r in map(json.loads, proc.stdout.splitlines())}
     assert set(rows["f"]) == {"feed", "url", "status", "http_status", "new", "updated", "unchanged", "seconds", "error"}
     assert rows["f"]["status"] == "ok" and rows["f"]["new"] == 3
