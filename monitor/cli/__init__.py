@@ -18,7 +18,7 @@ from .. import __version__
 from ..config import ConfigError, default_config_path, load_config
 from ..errors import StoreError
 from ..store import DATABASE_ERRORS, display_url, trouble
-from . import admin, feeds, items, mail, status, web
+from . import admin, feeds, items, mail, manage, status, web
 from .common import EXIT_CONFIG, EXIT_FAILED
 from .logs import setup_logging, use_zone
 
@@ -114,6 +114,7 @@ def _parser() -> argparse.ArgumentParser:
         return p
 
     feeds.register(command)
+    manage.register(sub, common, command)
     items.register(command)
     mail.register(command)
     status.register(command)

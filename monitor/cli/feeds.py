@@ -39,8 +39,6 @@ def register(command: Command) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object per feed (a stable interface)")
     p.add_argument("--no-alerts", action="store_true",
                    help="do not send the alerts of immediate watches now (the daemon sends them after its next poll)")
-    p = command("feeds", cmd_feeds, "feed health: last success, last error, failures, next poll")
-    p.add_argument("--json", action="store_true", help="one JSON object per feed (a stable interface)")
 
 
 def cmd_check(config: Config, args: argparse.Namespace) -> int:

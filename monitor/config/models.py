@@ -121,6 +121,7 @@ class FeedConfig(_Strict):
     full_text: bool = False  # fetch each new item's page and extract the article
     enabled: bool = True
     source: Name | None = None  # the outlet for entries that name none (else the channel title, cleaned)
+    category: Name | None = None  # a folder for OPML export and import (feed readers group by it)
 
     @field_validator("url")
     @classmethod

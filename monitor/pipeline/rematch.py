@@ -7,8 +7,36 @@ from datetime import datetime
 from ..config import Config
 from ..store import Database, matches
 from ..store.chunks import chunked
-from ..watch.matcher import Matcher
-from ..watch.query import query_text
+from ..store.items import item_views
+from ..watch.matcher import Hit, Matcher
+from ..watch.query import Node, query_text
+
+
+@dataclass(frozen=True)
+class TryMatch:
+    id: int
+    title: str
+    source: str
+    published: datetime
+    hits: list[Hit]
+
+
+def try_query(db: Database, node: Node, *, since: datetime | None, limit: int) -> tuple[list[TryMatch], int]:
+    """A query run over stored items without saving anything (``monitor watches test``): the
+    newest ``limit`` matches, and how many items were looked at."""
+    matcher = Matcher([("test", node)])
+    found: list[tuple[int, list[Hit]]] = []
+    with db.session() as session:
+        ids = matches.feed_item_ids(session, since)[::-1]  # newest stored first
+        for chunk in chunked(ids):
+            for d in matches.docs(session, chunk):
+                found += [(d.id, r.hits) for r in matcher.match(d.doc) if r.matched]
+            if len(found) >= limit:
+                break
+        found = found[:limit]
+        views = item_views(session, [i for i, _ in found])
+    return [TryMatch(i, views[i].title, views[i].source or views[i].feed or "", views[i].published, hits)
+            for i, hits in found], len(ids)
 
 
 @dataclass

@@ -251,6 +251,23 @@ def test_sighup_reloads_and_keeps_running_on_a_broken_config(make_config, feed_s
     assert d.stop() == 0
 
 
+def test_feeds_add_tells_the_running_daemon_to_reload(sqlite_config, feed_server, daemons):
+    feed_server.routes["/a.xml"] = rss([("a1", "新市民")])
+    feed_server.routes["/b.xml"] = rss([("b1", "消费金融")])
+    config = sqlite_config({"poll_interval": "2s", "feeds": [{"name": "a", "url": feed_server.url("/a.xml")}]})
+    d = Daemon(config)
+    daemons.append(d)
+    d.wait_for("monitor running")
+    out = subprocess.run([sys.executable, "-m", "monitor", "--config", str(config), "feeds", "add",
+                          feed_server.url("/b.xml"), "--name", "b"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert f"told the running daemon (pid {d.proc.pid}) to reload" in out.stdout
+    probed = len(feed_server.requests_to("/b.xml"))  # `feeds add` fetched it once to validate it
+    d.wait_for("SIGHUP: reloaded")
+    wait_until(lambda: len(feed_server.requests_to("/b.xml")) > probed, 20, "the added feed to be polled")
+    assert d.stop() == 0
+
+
 def test_second_daemon_on_one_sqlite_file_refuses(sqlite_config, daemons):
     config = sqlite_config({"poll_interval": "30s"})
     first = Daemon(config)
