@@ -5,8 +5,10 @@ import argparse
 import asyncio
 import json
 import sys
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import IO
 
 from ..config import Config
 from ..config.durations import format_duration
@@ -98,9 +100,10 @@ def cmd_poll(config: Config, args: argparse.Namespace) -> int:
         print(f"monitor: no feed named {', '.join(unknown)} in {config.source_path} "
               f"(known: {', '.join(sorted(known))})", file=sys.stderr)
         return EXIT_FAILED
-    progress = _Progress(enabled=sys.stderr.isatty() and not args.json)
+    progress = Progress(sys.stderr, live=sys.stderr.isatty() and not args.json)
     results = asyncio.run(poll(config, db, owner=instance_id(), names=args.feeds,
-                               due_only=not (args.all or args.feeds), on_result=progress.step))
+                               due_only=not (args.all or args.feeds), on_result=progress.step,
+                               on_start=progress.start))
     progress.close()
     if args.json:
         for r in results:
@@ -120,21 +123,43 @@ def _alert(config: Config, db, *, quiet: bool) -> None:
             print(f"alert to {r.recipients}: {state}")
 
 
-class _Progress:
-    """A one-line counter on a terminal; nothing when piped."""
+class Progress:
+    """How far a poll is: done of total, failing so far, in flight and the feed waited on longest,
+    and an ETA from the pace so far. On a terminal one line rewritten in place; otherwise a plain
+    line at each tenth of a long poll (a log stays readable)."""
 
-    def __init__(self, enabled: bool):
-        self.enabled, self.count = enabled, 0
+    def __init__(self, out: IO[str], *, live: bool):
+        self.out, self.live = out, live
+        self.total, self.done, self.failing = 0, 0, 0
+        self.waiting: dict[str, None] = {}  # in flight, in claim order: the first is waited on longest
+        self.began = time.monotonic()
+        self._shown = 0
+
+    def start(self, names: list[str]) -> None:
+        self.total, self.waiting, self.began = len(names), dict.fromkeys(names), time.monotonic()
 
     def step(self, result: FeedResult) -> None:
-        self.count += 1
-        if self.enabled:
-            sys.stderr.write(f"\rpolled {self.count} feeds, last: {pad(result.feed, 40)}")
-            sys.stderr.flush()
+        self.done += 1
+        self.failing += result.status == "error"
+        self.waiting.pop(result.feed, None)
+        if self.live:
+            self.out.write("\r" + self.line()[:150].ljust(self._shown))
+            self._shown = min(150, len(self.line()))
+        elif self.total >= 20 and self.done % max(1, self.total // 10) == 0:
+            self.out.write(self.line() + "\n")
+        self.out.flush()
+
+    def line(self) -> str:
+        elapsed = time.monotonic() - self.began
+        eta = elapsed / self.done * (self.total - self.done) if self.done else 0
+        first = next(iter(self.waiting), None)
+        wait = f", waiting on {first}" if first else ""
+        return (f"polled {self.done}/{self.total}, {self.failing} failing, {len(self.waiting)} in flight{wait}, "
+                f"ETA {format_duration(timedelta(seconds=round(eta)))}")
 
     def close(self) -> None:
-        if self.enabled and self.count:
-            sys.stderr.write("\r" + " " * 70 + "\r")
+        if self.live and self._shown:
+            self.out.write("\r" + " " * self._shown + "\r")
 
 
 def _print_poll_table(results: list[FeedResult]) -> None:

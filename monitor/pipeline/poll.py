@@ -68,22 +68,25 @@ def make_fetcher(config: Config) -> Fetcher:
 async def poll(
     config: Config, db: Database, *, owner: str, names: list[str] | None = None, due_only: bool = True,
     fetcher: Fetcher | None = None, on_result: Callable[[FeedResult], None] | None = None,
-    processor: Processor | None = None,
+    processor: Processor | None = None, on_start: Callable[[list[str]], None] | None = None,
 ) -> list[FeedResult]:
-    """Poll the due (or named) feeds once."""
+    """Poll the due (or named) feeds once. ``on_start`` hears the names of the feeds claimed,
+    ``on_result`` each feed's result as it comes (the CLI's progress line)."""
     workers = Workers()
     try:
         return await _poll(config, db, workers, owner=owner, names=names, due_only=due_only, fetcher=fetcher,
-                           on_result=on_result, processor=processor or Processor(config))
+                           on_result=on_result, processor=processor or Processor(config), on_start=on_start)
     finally:
         await workers.close()
 
 
 async def _poll(config: Config, db: Database, workers: Workers, *, owner: str, names: list[str] | None,
                 due_only: bool, fetcher: Fetcher | None, on_result: Callable[[FeedResult], None] | None,
-                processor: Processor) -> list[FeedResult]:
+                processor: Processor, on_start: Callable[[list[str]], None] | None = None) -> list[FeedResult]:
     claims, held = await workers.db(_claim, config, db, processor, owner, names, due_only)
     results = [FeedResult(name, url, "skipped", error="being polled by another process") for name, url in held]
+    if on_start:
+        on_start([c.name for c in claims])
     if not claims:
         return results
     workers.expect(len(claims))
