@@ -115,7 +115,8 @@ class _Strict(BaseModel):
 
 class FeedConfig(_Strict):
     name: Name
-    url: str
+    url: str = ""  # or rsshub:
+    rsshub: str | None = None  # an RSSHub route such as /cls/telegraph, on the instance rsshub_url names
     interval: Interval | None = None  # default: the top-level poll_interval
     encoding: str | None = None  # override when a feed lies about its charset
     full_text: bool = False  # fetch each new item's page and extract the article
@@ -126,7 +127,20 @@ class FeedConfig(_Strict):
     @field_validator("url")
     @classmethod
     def _url(cls, v: str) -> str:
-        return _check_http_url(v)
+        return _check_http_url(v) if v else v
+
+    @field_validator("rsshub")
+    @classmethod
+    def _route(cls, v: str | None) -> str | None:
+        if v is not None and (not v.startswith("/") or _CONTROL.search(v) or " " in v or len(v) > 500):
+            raise ValueError(f"{v!r} is not an RSSHub route like /cls/telegraph (see https://docs.rsshub.app)")
+        return v
+
+    @model_validator(mode="after")
+    def _url_or_route(self) -> FeedConfig:
+        if bool(self.url) == bool(self.rsshub):
+            raise ValueError("give either url: or rsshub: (exactly one)")
+        return self
 
     @field_validator("encoding")
     @classmethod
@@ -298,6 +312,7 @@ class Config(_Strict):
     fetch: FetchConfig = FetchConfig()
     search_feeds: list[SearchFeedConfig] = []
     feeds: list[FeedConfig] = []
+    rsshub_url: str = "https://rsshub.app"  # the RSSHub instance rsshub: routes are read from (self-host for volume)
     watches: list[WatchConfig] = []
     digest: DigestConfig = DigestConfig()
     mail: MailConfig
@@ -306,6 +321,19 @@ class Config(_Strict):
 
     # Set by load_config, not read from YAML.
     source_path: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("rsshub_url")
+    @classmethod
+    def _rsshub(cls, v: str) -> str:
+        return _check_http_url(v).rstrip("/")
+
+    @model_validator(mode="after")
+    def _rsshub_routes(self) -> Config:
+        """``rsshub: /route`` becomes the feed's URL on the configured instance."""
+        for f in self.feeds:
+            if f.rsshub and not f.url:
+                f.url = self.rsshub_url + f.rsshub
+        return self
 
     @field_validator("timezone")
     @classmethod

@@ -95,6 +95,9 @@ def test_database_env_overrides(tmp_path):
         ("  recipients: [analyst@example.com]", "  recipients: [analyst@example.com]\n  notify: [wecom-bot-key]", 18,
          "digest.notify[0]", "not a notification URL"),
         ("    alert: immediate", "    alert: immediate\n    schedule: hourly", 15, "watches[1].schedule", "cron"),
+        ("    url: http://127.0.0.1:9/feed.xml", "    url: http://127.0.0.1:9/feed.xml\n    rsshub: /cls/telegraph", 6,
+         "feeds[0]", "either url: or rsshub:"),
+        ("    url: http://127.0.0.1:9/feed.xml", "    rsshub: cls/telegraph", 7, "feeds[0].rsshub", "route"),
     ],
 )
 def test_each_fault_names_file_line_and_key(tmp_path, old, new, line, keypath, words):

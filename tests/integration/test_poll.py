@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from helpers.feedserver import Response
-from helpers.paths import CORPORA
+from helpers.paths import CORPORA, DATA
 from helpers.polling import feed_row, rss, run_poll, setup
 from sqlalchemy import func, select
 
+from monitor.store import Database
 from monitor.store.models import Item
 
 ZH = CORPORA / "zh_feeds"
@@ -253,3 +254,17 @@ def test_feed_leased_by_another_process_is_skipped(make_config, feed_server):
     assert results["f"].status == "skipped" and "another process" in results["f"].error
     assert results["g"].status == "ok"
     assert len(feed_server.requests_to("/f.xml")) == 3  # first poll x2, then only g
+
+
+def test_an_rsshub_route_is_read_from_the_configured_instance(make_config, feed_server):
+    body = (DATA / "feeds" / "jsonfeed-rsshub-cls-telegraph-watch.json").read_bytes()
+    feed_server.routes["/rsshub/cls/telegraph"] = Response(200, body, {"Content-Type": "application/json"})
+    path = make_config({"rsshub_url": feed_server.url("/rsshub/"),
+                        "feeds": [{"name": "财联社电报", "rsshub": "/cls/telegraph"}]})
+    from monitor.config import load_config
+    config = load_config(path)
+    assert config.feeds[0].url == feed_server.url("/rsshub/cls/telegraph")
+    db = Database(config.database)
+    db.migrate()
+    r = run_poll(config, db)["财联社电报"]
+    assert r.status == "ok" and r.new == 15
