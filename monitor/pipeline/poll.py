@@ -17,6 +17,7 @@ from typing import Literal
 
 from ..config import Config
 from ..errors import Failure, FailureKind
+from ..sources.discover import feed_links
 from ..sources.entries import FeedEntry, ParsedFeed
 from ..sources.fetch import Fetcher, FetchRequest, FetchResult, max_age, retry_after
 from ..sources.fulltext import with_full_text
@@ -148,6 +149,8 @@ async def poll_feed(run: Run, claim: Claimed) -> FeedResult:
     if fetched.ok and not fetched.not_modified:
         parsed = await workers.parse(fetched.body, content_type=fetched.headers.get("content-type"),
                                      encoding=claim.encoding, fetched_at=now, outlet=run.outlets.get(claim.name))
+    if parsed is not None and parsed.failure is not None and parsed.failure.kind is FailureKind.HTML_PAGE:
+        fetched, parsed = await _discover(run, claim, fetched, parsed, now)
     failure = fetched.problem or (parsed.failure if parsed else None)
     entries = parsed.entries if parsed is not None and failure is None else []
     result = FeedResult(claim.name, claim.url, "ok", fetched.status, seconds=fetched.seconds)
@@ -169,6 +172,27 @@ async def poll_feed(run: Run, claim: Claimed) -> FeedResult:
         result.status = "not_modified"
     result.warning = outcome.warning
     return result
+
+
+async def _discover(run: Run, claim: Claimed, page: FetchResult, parsed: ParsedFeed,
+                    now: datetime) -> tuple[FetchResult, ParsedFeed]:
+    """The configured URL answered with a page: if it links a feed (``<link rel="alternate">``),
+    poll that instead, once, and move the feed there the way a permanent redirect would (a
+    changed URL in the config still wins)."""
+    for link in feed_links(page.body, page.final_url)[:2]:
+        fetched = await run.fetcher.fetch(FetchRequest(link))
+        if not fetched.ok:
+            continue
+        found = await run.workers.parse(fetched.body, content_type=fetched.headers.get("content-type"),
+                                        encoding=claim.encoding, fetched_at=now, outlet=run.outlets.get(claim.name))
+        if found.failure is None:
+            log.info("feed %s: %s is a page; it links the feed %s, polled from now on", claim.name, claim.url,
+                     fetched.final_url)
+            fetched.permanent_url = fetched.final_url
+            note = f"{claim.url} is a page; following the feed it links, {fetched.final_url}"
+            found.warning = f"{note}; {found.warning}" if found.warning else note
+            return fetched, found
+    return page, parsed
 
 
 def _store(db: Database, claim: Claimed, entries: list[FeedEntry], now: datetime, processor: Processor,

@@ -268,3 +268,17 @@ def test_an_rsshub_route_is_read_from_the_configured_instance(make_config, feed_
     db.migrate()
     r = run_poll(config, db)["财联社电报"]
     assert r.status == "ok" and r.new == 15
+
+
+def test_a_page_that_links_its_feed_is_followed_once_and_the_feed_moves(make_config, feed_server):
+    feed_server.routes["/news/"] = Response(200, b'<html><head><link rel="alternate" type="application/rss+xml" '
+                                                 b'href="/news/rss.xml"></head><body>news</body></html>',
+                                            {"Content-Type": "text/html"})
+    feed_server.routes["/news/rss.xml"] = Response(200, rss([("a1", "新市民"), ("a2", "消费金融")]))
+    config, db = setup(make_config, [{"name": "site", "url": feed_server.url("/news/")}])
+    r = run_poll(config, db, due_only=False)["site"]
+    assert r.status == "ok" and r.new == 2 and "links" in (r.warning or "")
+    assert feed_row(db, "site").url == feed_server.url("/news/rss.xml")
+    pages = len(feed_server.requests_to("/news/"))
+    assert run_poll(config, db, due_only=False)["site"].status in ("ok", "not_modified")
+    assert len(feed_server.requests_to("/news/")) == pages  # the page is not asked again
