@@ -218,12 +218,17 @@ def _semantic_problems(config: Config, where: _Located, problem: Problem, env) -
 
     unique("watches", config.watches)
     unique("feeds", config.feeds)
+    unique("pages", config.pages)
     unique("search_feeds", config.search_feeds)
     feed_names = {f.name for f in config.feeds}
     for i, s in enumerate(config.search_feeds):
         if s.name in feed_names:
             p = ("search_feeds", i, "name")
             out.append(problem(p, where.line_of(p), f"name {s.name!r} is also used by a feed; names must differ"))
+    for i, page in enumerate(config.pages):
+        if page.name in feed_names:
+            p = ("pages", i, "name")
+            out.append(problem(p, where.line_of(p), f"name {page.name!r} is also used by a feed; names must differ"))
 
     for i, w in enumerate(config.watches):
         try:

@@ -148,6 +148,54 @@ class FeedConfig(_Strict):
         return _check_encoding(v)
 
 
+def _check_selector(selector: str) -> None:
+    """A selector the page reader (selectolax) cannot compile is a config error, not a poll error."""
+    from selectolax.lexbor import LexborHTMLParser
+
+    try:
+        LexborHTMLParser("<p></p>").css(selector)
+    except Exception as e:  # selectolax raises its own bare exception types
+        raise ValueError(f"{selector!r} is not a CSS selector: {e}") from None
+
+
+class PageConfig(_Strict):
+    """A web page without a feed, read by CSS selectors (sources/pages.py)."""
+
+    name: Name
+    url: str
+    item: str  # each entry's element on the list page, e.g. "ul.list li"
+    title: str  # inside an item: the title's element (its text, or its title="" when that is longer)
+    link: str | None = None  # inside an item: the link's element (default: the title's, or a link in it)
+    date: str | None = None  # inside an item: the date's element
+    date_format: str | None = None  # strptime format; default: 2026-11-24, 2026年11月24日, 11-24 …
+    summary: str | None = None
+    interval: Interval | None = None
+    encoding: str | None = None
+    full_text: bool = False  # fetch each new item's page and extract the article
+    enabled: bool = True
+    source: Name | None = None  # the outlet (default: the page's title)
+    category: Name | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        return _check_http_url(v)
+
+    @field_validator("item", "title", "link", "date", "summary")
+    @classmethod
+    def _selector(cls, v: str | None) -> str | None:
+        if v is not None:
+            if _CONTROL.search(v) or len(v) > 500:
+                raise ValueError("a selector is at most 500 characters, without control characters")
+            _check_selector(v)
+        return v
+
+    @field_validator("encoding")
+    @classmethod
+    def _enc(cls, v: str | None) -> str | None:
+        return _check_encoding(v)
+
+
 class SearchFeedConfig(_Strict):
     """A URL template; one feed is made per watch with ``{query}`` filled in (URL-encoded)."""
 
@@ -312,6 +360,7 @@ class Config(_Strict):
     fetch: FetchConfig = FetchConfig()
     search_feeds: list[SearchFeedConfig] = []
     feeds: list[FeedConfig] = []
+    pages: list[PageConfig] = []
     rsshub_url: str = "https://rsshub.app"  # the RSSHub instance rsshub: routes are read from (self-host for volume)
     watches: list[WatchConfig] = []
     digest: DigestConfig = DigestConfig()

@@ -21,6 +21,7 @@ from ..sources.discover import feed_links
 from ..sources.entries import FeedEntry, ParsedFeed
 from ..sources.fetch import Fetcher, FetchRequest, FetchResult, max_age, retry_after
 from ..sources.fulltext import with_full_text
+from ..sources.pages import PageRule
 from ..sources.specs import desired_feeds
 from ..store import Database, describe, feeds, items
 from ..store.feeds import Claimed, PollOutcome
@@ -95,7 +96,9 @@ async def _poll(config: Config, db: Database, workers: Workers, *, owner: str, n
     fetcher = fetcher or make_fetcher(config)
     done: set[int] = set()
 
-    run = Run(config, db, fetcher, processor, workers, {s.name: s.source for s in desired_feeds(config)})
+    specs = desired_feeds(config)
+    run = Run(config, db, fetcher, processor, workers, {s.name: s.source for s in specs},
+              {s.name: s.page for s in specs if s.page is not None})
 
     async def one(claim: Claimed) -> None:
         result = await poll_feed(run, claim)
@@ -139,6 +142,7 @@ class Run:
     processor: Processor
     workers: Workers
     outlets: dict[str, str | None]  # feed name -> its configured ``source:``
+    pages: dict[str, PageRule]  # feed name -> its selectors, for pages without a feed
 
 
 async def poll_feed(run: Run, claim: Claimed) -> FeedResult:
@@ -148,7 +152,8 @@ async def poll_feed(run: Run, claim: Claimed) -> FeedResult:
     parsed = None
     if fetched.ok and not fetched.not_modified:
         parsed = await workers.parse(fetched.body, content_type=fetched.headers.get("content-type"),
-                                     encoding=claim.encoding, fetched_at=now, outlet=run.outlets.get(claim.name))
+                                     encoding=claim.encoding, fetched_at=now, outlet=run.outlets.get(claim.name),
+                                     page=run.pages.get(claim.name), base_url=fetched.final_url)
     if parsed is not None and parsed.failure is not None and parsed.failure.kind is FailureKind.HTML_PAGE:
         fetched, parsed = await _discover(run, claim, fetched, parsed, now)
     failure = fetched.problem or (parsed.failure if parsed else None)

@@ -22,6 +22,7 @@ from typing import TypeVar
 
 from ..errors import Failure, FailureKind
 from ..sources.entries import ParsedFeed
+from ..sources.pages import PageRule, parse_page
 from ..sources.parse import parse_feed
 
 T = TypeVar("T")
@@ -49,9 +50,13 @@ class Workers:
         return self._pool
 
     async def parse(self, body: bytes, *, content_type: str | None, encoding: str | None,
-                    fetched_at: datetime, outlet: str | None = None) -> ParsedFeed:
-        call = functools.partial(parse_feed, body, content_type=content_type, encoding=encoding,
-                                 fetched_at=fetched_at, outlet=outlet)
+                    fetched_at: datetime, outlet: str | None = None, page: PageRule | None = None,
+                    base_url: str = "") -> ParsedFeed:
+        """A feed's body, or with ``page`` a web page read by its selectors."""
+        call = (functools.partial(parse_page, body, page, base_url=base_url, content_type=content_type,
+                                  encoding=encoding, fetched_at=fetched_at, outlet=outlet) if page is not None else
+                functools.partial(parse_feed, body, content_type=content_type, encoding=encoding,
+                                  fetched_at=fetched_at, outlet=outlet))
         executor: Executor = self._processes() if self.pooled or len(body) >= INLINE_BELOW else self._threads
         try:
             return await asyncio.get_running_loop().run_in_executor(executor, call)

@@ -8,8 +8,9 @@ from urllib.parse import quote
 
 from ..config import Config, WatchConfig
 from ..watch.query import And, Node, Not, Term, parse_watch
+from .pages import PageRule
 
-FeedKind = Literal["feed", "search"]
+FeedKind = Literal["feed", "search", "page"]
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class FeedSpec:
     full_text: bool = False
     watch_name: str | None = None
     source: str | None = None  # the configured outlet for entries that name none
+    page: PageRule | None = None  # a page without a feed: how to read it
 
 
 def search_terms(watch: WatchConfig) -> str:
@@ -48,6 +50,12 @@ def desired_feeds(config: Config) -> list[FeedSpec]:
         FeedSpec(f.name, f.url, "feed", f.interval or config.poll_interval, f.encoding, f.full_text, source=f.source)
         for f in config.feeds
         if f.enabled
+    ]
+    out += [
+        FeedSpec(p.name, p.url, "page", p.interval or config.poll_interval, p.encoding, p.full_text, source=p.source,
+                 page=PageRule(p.item, p.title, p.link, p.date, p.date_format, p.summary, config.timezone))
+        for p in config.pages
+        if p.enabled
     ]
     for template in config.search_feeds:
         if not template.enabled:

@@ -282,3 +282,30 @@ def test_a_page_that_links_its_feed_is_followed_once_and_the_feed_moves(make_con
     pages = len(feed_server.requests_to("/news/"))
     assert run_poll(config, db, due_only=False)["site"].status in ("ok", "not_modified")
     assert len(feed_server.requests_to("/news/")) == pages  # the page is not asked again
+
+
+NOTICES = """<html><head><meta charset="gbk"><title>通知公告</title></head><body><ul class="list">
+<li><a href="/tzgg/1.html">关于做好新市民金融服务工作的通知</a><span>2026-11-24</span></li>
+<li><a href="/tzgg/2.html">消费金融公司监管评级办法</a><span>2026年11月20日</span></li>
+</ul></body></html>""".encode("gbk")
+
+
+def test_a_page_without_a_feed_is_polled_by_its_selectors(make_config, feed_server):
+    feed_server.routes["/tzgg/"] = Response(200, NOTICES, {"Content-Type": "text/html; charset=gbk"})
+    feed_server.routes["/moved/"] = Response(200, b"<html><body><table></table></body></html>",
+                                             {"Content-Type": "text/html"})
+    path = make_config({"fetch": {"connect_timeout": "2s", "read_timeout": "2s"}, "feeds": [], "pages": [
+        {"name": "通知公告", "url": feed_server.url("/tzgg/"), "item": "ul.list li", "title": "a", "date": "span"},
+        {"name": "改版了", "url": feed_server.url("/moved/"), "item": "ul.list li", "title": "a"}]})
+    from monitor.config import load_config
+    config = load_config(path)
+    db = Database(config.database)
+    db.migrate()
+    results = run_poll(config, db, due_only=False)
+    assert results["通知公告"].status == "ok" and results["通知公告"].new == 2
+    assert results["通知公告"].matches >= 1  # 新市民: the page's items go through matching like a feed's
+    assert results["改版了"].status == "error" and "'ul.list li' matched nothing" in results["改版了"].error
+    assert "matched nothing" in feed_row(db, "改版了").last_error
+    with db.session() as s:
+        urls = set(s.scalars(select(Item.url).where(Item.feed_id == feed_row(db, "通知公告").id)))
+    assert urls == {feed_server.url("/tzgg/1.html"), feed_server.url("/tzgg/2.html")}
