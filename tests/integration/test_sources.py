@@ -22,6 +22,8 @@ def serve_all(server) -> None:
                                           {"Content-Type": "text/html; charset=gbk", "ETag": '"list-v1"'})
     server.routes["/rsshub/cls/telegraph"] = Response(
         200, (FEEDS / "jsonfeed-rsshub-cls-telegraph-watch.json").read_bytes(), {"Content-Type": "application/json"})
+    server.routes["/cn/zcfg/202611/t20261124_301.html"] = Response(
+        200, (PAGES / "nfra-article-301.html").read_bytes(), {"Content-Type": "text/html; charset=utf-8"})
     server.routes["/21jingji/"] = Response(200, (PAGES / "site-21jingji.html").read_bytes(),
                                            {"Content-Type": "text/html; charset=utf-8"})
     server.routes["/rss/21jingji.xml"] = Response(200, (FEEDS / "wechat-feeds-21jingji.xml").read_bytes(),
@@ -36,7 +38,7 @@ def test_a_page_an_rsshub_route_and_a_site_url_poll_into_matched_items(make_conf
         "feeds": [{"name": "财联社电报", "rsshub": "/cls/telegraph"},
                   {"name": "21世纪经济报道", "url": feed_server.url("/21jingji/")}],
         "pages": [{"name": "金融监管总局-政策法规", "url": feed_server.url("/cn/zcfg/"), "item": "div.list li",
-                   "title": "a", "date": "span.date"}],
+                   "title": "a", "date": "span.date", "full_text": True}],
         "watches": [{"name": "新市民", "query": "新市民"}, {"name": "消费金融", "query": "消费金融 OR 助贷"},
                     {"name": "银行", "query": "银行"}, {"name": "A股", "query": "A股 OR 沪深两市 OR 涨停"}],
     })
@@ -64,6 +66,9 @@ def test_a_page_an_rsshub_route_and_a_site_url_poll_into_matched_items(make_conf
     assert [p.astimezone(config.tz).strftime("%Y-%m-%d") for _, _, p in rows] == [
         "2026-11-24", "2026-11-21", "2026-11-18", "2026-11-12", "2026-10-30"]
     assert matched[page.id] >= 3 and len(matched) == 3  # every source's items went through matching
+    with db.session() as s:  # full_text: the article fetched and extracted, without the page's furniture
+        content = s.scalar(select(Item.content).where(Item.url == base + "202611/t20261124_301.html"))
+    assert "改善住房金融服务" in content and "打印本页" not in content and "京ICP备" not in content
 
     # Conditional GET as for feeds: the page's ETag is sent back.
     run_poll(config, db, names=["金融监管总局-政策法规"], due_only=False)
