@@ -15,13 +15,12 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from starlette.applications import Starlette
 
 from ..config import Config, ConfigError, load_config
 from ..config.schedule import cron_trigger
@@ -33,11 +32,14 @@ from ..pipeline.poll import poll
 from ..pipeline.process import Processor
 from ..store import DATABASE_ERRORS, Database, instance_id, items, trouble
 from ..store.leases import release_dead_leases
-from ..web.app import create_app
-from ..web.server import Served, serve
-from . import http, memory
+from . import memory
 from .lock import hold_single_instance
 from .metrics import Metrics
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+    from ..web.server import Served
 
 log = logging.getLogger("monitor.daemon")
 GRACE_SECONDS = 20  # after SIGTERM: how long in-flight polls and sends may take before they are cut off
@@ -297,6 +299,11 @@ class Daemon:
     # -- HTTP: the web view, /healthz and /metrics -----------------------------------------------
 
     async def _serve_http(self) -> Served:
+        # Imported here: a daemon without --http does not carry the web stack (about 15 MB).
+        from ..web.app import create_app
+        from ..web.server import serve
+        from . import http
+
         assert self.http is not None
         host, port = self.http
         self.web = await asyncio.to_thread(
