@@ -149,7 +149,7 @@ def view_signed(request: Request) -> Response:
         raise HTTPException(403, _("This link is not valid."))
     with state.db.session() as s:
         row = deliveries.by_key(s, key)
-        html = row.body_html if row is not None else None
+        html = (row.body_html or pages.text_copy(row.body_text)) if row is not None else None
     if html is None:
         raise HTTPException(404)
     return pages.sent_copy(html)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
+from markupsafe import escape
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -192,7 +193,12 @@ def email_body(request: Request) -> Response:
         row = deliveries.get(s, request.path_params["delivery_id"])
     if row is None:
         raise HTTPException(404)
-    return sent_copy(row.body_html)
+    return sent_copy(row.body_html or text_copy(row.body_text))
+
+
+def text_copy(text: str) -> str:
+    """A chat channel's message (Markdown, no HTML part) shown as the text it was."""
+    return f'<!DOCTYPE html><meta charset="utf-8"><pre style="white-space: pre-wrap">{escape(text)}</pre>'
 
 
 def sent_copy(html: str) -> Response:

@@ -203,3 +203,23 @@ def test_not_same_survives_the_article_being_decided_again(site, feed_server):
         assert feedback.root_of(s, copy) == copy
         assert fingerprints.is_indexed(s, copy)  # it was decided again
     assert site.client.get("/").text.count('class="story"') == 4
+
+
+def test_a_chat_message_is_viewable_as_the_text_it_was(make_config, feed_server):
+    from starlette.testclient import TestClient
+    from web.conftest import fill
+
+    from monitor.mail.compose import queue_digests
+    from monitor.store.models import Delivery
+    from monitor.web.app import create_app
+
+    config, db, _ = fill(make_config, feed_server, digest={"recipients": ["analyst@example.com"],
+                                                           "notify": ["json://127.0.0.1:9/hook"]})
+    queue_digests(db, config, manual=True)
+    with db.session() as s:
+        (chat,) = [d.id for d in s.query(Delivery) if d.recipients.startswith("json://")]
+    with TestClient(create_app(config, db), base_url="http://testserver") as client:
+        body = client.get(f"/emails/{chat}/body")
+    assert body.status_code == 200 and "<pre" in body.text and "**新市民**" in body.text
+    assert "<script>" not in body.text  # the feed's markup escaped in the copy too
+    db.dispose()
