@@ -12,6 +12,7 @@ from typing import IO
 
 from ..config import Config
 from ..config.durations import format_duration
+from ..mail.channels import display
 from ..mail.compose import alert_now
 from ..mail.transports import transport_for
 from ..pipeline.poll import FeedResult, poll
@@ -60,7 +61,8 @@ def cmd_check(config: Config, args: argparse.Namespace) -> int:
         print(f"    - {pad(f.name, 28)} every {format_duration(f.interval):<6} {f.url}")
     print(f"  watches    {len(config.watches)}")
     for w in config.watches:
-        to = ", ".join(list(w.recipients or config.digest.recipients) + list(w.notify or config.digest.notify))
+        to = ", ".join(list(w.recipients or config.digest.recipients)
+                       + [display(u) for u in w.notify or config.digest.notify])
         when = f" [{config.schedule_of(w)}]" if w.in_digest and config.schedule_of(w) != config.digest.schedule else ""
         print(f"    - {pad(w.name, 12)} {w.alert:<9} {query_text(w)}{when}   -> {to}")
     nxt = config.next_digest()
@@ -82,7 +84,7 @@ def _check_json(config: Config, specs) -> dict:
         "watches": [{"name": w.name, "query": query_text(w), "alert": w.alert, "in_digest": w.in_digest,
                      "schedule": config.schedule_of(w),
                      "recipients": list(w.recipients or config.digest.recipients),
-                     "notify": list(w.notify or config.digest.notify)} for w in config.watches],
+                     "notify": [display(u) for u in w.notify or config.digest.notify]} for w in config.watches],
         "digest": {"schedules": config.digest_schedules, "next": _iso(config.next_digest())},
         "mail": {"transport": config.mail.transport, "from": config.mail.from_},
     }
@@ -120,7 +122,7 @@ def _alert(config: Config, db, *, quiet: bool) -> None:
     for r in alert_now(db, config, transport_for(config)):
         if not quiet:
             state = "sent" if r.ok else f"not sent yet ({r.error}); retried by the next send"
-            print(f"alert to {r.recipients}: {state}")
+            print(f"alert to {display(r.recipients)}: {state}")
 
 
 class Progress:

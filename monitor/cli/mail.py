@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..config import Config
+from ..mail.channels import display
 from ..mail.compose import compose, queue_digests
 from ..mail.outbox import send_due
 from ..mail.transports import transport_for
@@ -51,7 +52,7 @@ def cmd_digest(config: Config, args: argparse.Namespace) -> int:
               "digest.send_empty is false), or no digest is due yet (use --now)")
     results = send_due(db, config, transport_for(config), only=ids) if ids else []
     for r in results:
-        print(f"delivery {r.id} {'sent' if r.ok else 'FAILED'}: {r.subject} -> {r.recipients}"
+        print(f"delivery {r.id} {'sent' if r.ok else 'FAILED'}: {r.subject} -> {display(r.recipients)}"
               + (f" ({r.error}; kept in the outbox, retried later)" if r.error else ""))
     return 0 if all(r.ok for r in results) else 1
 
@@ -98,12 +99,12 @@ def cmd_outbox(config: Config, args: argparse.Namespace) -> int:
     for d in rows:
         when = local(config, d.sent_at) if d.status == "sent" else local(config, d.next_attempt_at)
         print(f"{d.id:>5} {d.kind:<6} {d.status:<8} {d.attempts:>5} {local(config, d.created_at):<11} {when:<11} "
-              f"{d.recipients}: {d.subject}" + (f"\n{'':>50}{d.last_error}" if d.last_error else ""))
+              f"{display(d.recipients)}: {d.subject}" + (f"\n{'':>50}{d.last_error}" if d.last_error else ""))
     return 0
 
 
 def _as_json(d: Delivery) -> dict:
-    return {"id": d.id, "kind": d.kind, "status": d.status, "recipients": d.recipients.split(","),
+    return {"id": d.id, "kind": d.kind, "status": d.status, "recipients": [display(a) for a in d.recipients.split(",")],
             "period": d.period, "subject": d.subject, "attempts": d.attempts,
             "created": d.created_at.isoformat(), "sent": d.sent_at.isoformat() if d.sent_at else None,
             "next_attempt": d.next_attempt_at.isoformat() if d.next_attempt_at else None, "error": d.last_error}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
 import os
 import signal
 import socket
@@ -16,6 +17,7 @@ from typing import Any
 from ..config import Config, ConfigError
 from ..config.edit import ConfigEditor
 from ..errors import QueryError
+from ..mail.channels import display
 from ..mail.content import segments
 from ..mail.render import bracketed
 from ..pipeline.poll import make_fetcher
@@ -81,6 +83,9 @@ def register(sub: Any, common: argparse.ArgumentParser, command: Any) -> None:
 # -- feeds ---------------------------------------------------------------------------------------
 
 def cmd_feeds_add(config: Config, args: argparse.Namespace) -> int:
+    if not _http_url(args.url):
+        print(f"monitor: {args.url!r} is not an http(s) URL", file=sys.stderr)
+        return EXIT_CONFIG
     editor = ConfigEditor(_path(config))
     found = asyncio.run(_probe(config, args.url))
     if isinstance(found, str):
@@ -146,8 +151,9 @@ def cmd_import_opml(config: Config, args: argparse.Namespace) -> int:
     editor = ConfigEditor(_path(config))
     have = {str(f.get("url")) for f in editor.section("feeds")}
     added = 0
+    skipped = [f for f in feeds if not _http_url(f.url)]
     for f in feeds:
-        if f.url in have:
+        if f.url in have or f in skipped:
             continue
         entry = {"name": _unique(f.name, editor.names("feeds")), "url": f.url}
         if f.category:
@@ -157,7 +163,9 @@ def cmd_import_opml(config: Config, args: argparse.Namespace) -> int:
         added += 1
     if added and not _save(editor):
         return EXIT_CONFIG
-    print(f"{args.file}: {len(feeds)} feeds, {added} added, {len(feeds) - added} already in the config")
+    bad = f", {len(skipped)} skipped (not http(s): {', '.join(f.url[:60] for f in skipped[:3])})" if skipped else ""
+    print(f"{args.file}: {len(feeds)} feeds, {added} added, {len(feeds) - added - len(skipped)} already in the config"
+          + bad)
     if added:
         _reload(config)
     return EXIT_OK
@@ -172,7 +180,8 @@ def cmd_export_opml(config: Config, args: argparse.Namespace) -> int:
 
 def cmd_watches(config: Config, args: argparse.Namespace) -> int:
     for w in config.watches:
-        to = ", ".join(list(w.recipients or config.digest.recipients) + list(w.notify or config.digest.notify))
+        to = ", ".join(list(w.recipients or config.digest.recipients)
+                       + [display(u) for u in w.notify or config.digest.notify])
         print(f"{pad(w.name, 16)} {w.alert:<9} {config.schedule_of(w):<12} {query_text(w)}   -> {to}")
     return EXIT_OK
 
@@ -250,19 +259,45 @@ def _unique(name: str, taken: list[str]) -> str:
     return out
 
 
+def _http_url(url: str) -> bool:
+    from urllib.parse import urlsplit
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # http://[x
+        return False
+
+
 def _host(url: str) -> str:
     from urllib.parse import urlsplit
     return urlsplit(url).hostname or url
 
 
 def _reload(config: Config) -> None:
-    """A daemon on this host's SQLite file holds ``<db>.lock`` naming itself: send it SIGHUP."""
+    """A daemon on this host's SQLite file holds the lock on ``<db>.lock`` and names itself in it:
+    send it SIGHUP. The lock must be held right now (the file outlives its daemon, and its pid may
+    belong to another process by now)."""
     db_file = Database(config.database).sqlite_path()
-    lock = Path(str(db_file) + ".lock") if db_file else None
-    holder = lock.read_text().split()[0] if lock and lock.exists() and lock.read_text().strip() else ""
-    host, _, pid = holder.partition(":")
-    if host == socket.gethostname() and pid.isdigit() and pid_alive(int(pid)) and int(pid) != os.getpid():
-        os.kill(int(pid), signal.SIGHUP)
+    pid = _lock_holder(Path(str(db_file) + ".lock")) if db_file else None
+    try:
+        if pid is None:
+            raise ProcessLookupError
+        os.kill(pid, signal.SIGHUP)
         print(f"told the running daemon (pid {pid}) to reload the config")
-    else:
+    except OSError:
         print("a running daemon takes this on its next SIGHUP or restart")
+
+
+def _lock_holder(lock: Path) -> int | None:
+    try:
+        with lock.open() as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:  # held: a daemon runs; the file says which
+                host, _, pid = (f.read().split() or [""])[0].partition(":")
+                ok = host == socket.gethostname() and pid.isdigit() and int(pid) != os.getpid()
+                return int(pid) if ok and pid_alive(int(pid)) else None
+            fcntl.flock(f, fcntl.LOCK_UN)
+            return None  # nobody holds it: no daemon
+    except OSError:
+        return None

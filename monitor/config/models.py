@@ -432,9 +432,9 @@ class Config(_Strict):
         """The cron expression of a watch's digest."""
         if watch.schedule in (None, "daily"):
             return self.digest.schedule
-        if watch.schedule == "weekly":
+        if watch.schedule == "weekly":  # digest.schedule's time of day on Mondays, when it has one
             minute, hour = self.digest.schedule.split()[:2]
-            return f"{minute} {hour} * * 1"
+            return f"{minute} {hour} * * 1" if minute.isdigit() and hour.isdigit() else "0 8 * * 1"
         return watch.schedule
 
     @property

@@ -17,7 +17,7 @@ from ..errors import DeliveryError
 
 _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _TITLE_MAX = 250
-_BODY_MAX = 20_000  # 钉钉 takes 20,000 bytes; Apprise splits for services that take less
+_BODY_MAX = 20_000  # characters of one message in all; each service's own limit is met by splitting
 
 
 def is_channel(address: str) -> bool:
@@ -29,6 +29,11 @@ def shown(url: str) -> str:
     """The URL fit for an error message: as written when its secrets are ``${VARIABLE}``
     references, else only its scheme (a bot URL's host and path are often the token itself)."""
     return url if _REF.search(url) else url.partition("://")[0] + "://…"
+
+
+def display(address: str) -> str:
+    """Any outbox address fit to print: a person's as it is, a channel's through ``shown``."""
+    return shown(address) if is_channel(address) else address
 
 
 def expand(url: str, env: Mapping[str, str] | None = None) -> str:
@@ -47,8 +52,8 @@ def send(url: str, title: str, body: str, env: Mapping[str, str] | None = None) 
     import apprise  # only a process that sends to a channel pays for Apprise's plugins
 
     target = expand(url, env)
-    notifier = apprise.Apprise()
-    if not notifier.add(target):
+    notifier = notifier_for(target)
+    if notifier is None:
         raise DeliveryError(f"channel {shown(url)}: not a URL Apprise can send to "
                             "(see https://github.com/caronc/apprise/wiki for the services and their URLs)",
                             permanent=True)
@@ -58,6 +63,20 @@ def send(url: str, title: str, body: str, env: Mapping[str, str] | None = None) 
     if not ok:
         reason = " ".join(line.strip() for line in said.getvalue().splitlines()[-2:]) or "refused"
         raise DeliveryError(f"channel {shown(url)}: {_redact(reason, target, url)}")
+
+
+def notifier_for(target: str):  # -> apprise.Apprise | None (imported lazily)
+    import apprise
+
+    notifier = apprise.Apprise()
+    if not notifier.add(target):
+        return None
+    for service in notifier:
+        # Apprise passes an over-long body on as it is by default (企业微信 text takes ~2 KB, Telegram
+        # 4,096 characters): split it into messages each service takes, unless the URL says otherwise.
+        if "overflow=" not in target:
+            service.overflow_mode = apprise.common.OverflowMode.SPLIT
+    return notifier
 
 
 def _redact(text: str, target: str, url: str) -> str:

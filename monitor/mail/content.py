@@ -24,6 +24,7 @@ from ..store.items import ItemView, item_views
 from ..store.stories import daily
 from ..text.headlines import display_title
 from ..watch.query import query_text
+from .channels import display
 from .render import TITLE_MAX
 
 SNIPPET = 90  # characters either side of the first hit
@@ -217,7 +218,7 @@ def build(session: Session, config: Config, kind: Kind, recipients: str, watches
     if kind == "digest":
         digest.catch_up = _catch_up(session, schedule or config.digest.schedule, config, recipients, now)
         digest.failing = failing_feeds(session, now)
-        digest.undeliverable = [Undeliverable(d.recipients, d.subject, d.last_error or "", d.created_at)
+        digest.undeliverable = [Undeliverable(display(d.recipients), d.subject, d.last_error or "", d.created_at)
                                 for d in undeliverable(session, now - UNDELIVERABLE_SHOWN)]
     return digest
 

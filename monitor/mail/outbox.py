@@ -113,10 +113,11 @@ def _retry_at(attempts: int, permanent: bool) -> datetime | None:
 
 
 def _log_outcome(d: Delivery, error: str | None, given_up: bool) -> None:
+    to = channels.display(d.recipients)
     if error is None:
-        log.info("delivery %d sent: %s to %s", d.id, d.kind, d.recipients)
+        log.info("delivery %d sent: %s to %s", d.id, d.kind, to)
     elif given_up:
         log.error("delivery %d (%s to %s) refused for good after %d tries: %s (monitor outbox retry sends it "
-                  "again)", d.id, d.kind, d.recipients, d.attempts + 1, error)
+                  "again)", d.id, d.kind, to, d.attempts + 1, error)
     else:
-        log.warning("delivery %d (%s to %s) failed, will retry: %s", d.id, d.kind, d.recipients, error)
+        log.warning("delivery %d (%s to %s) failed, will retry: %s", d.id, d.kind, to, error)

@@ -39,7 +39,7 @@ def read(data: bytes) -> list[OpmlFeed]:
             continue
         name = (node.get("title") or node.get("text") or url).strip()
         parent = node.getparent()
-        folder = parent.get("text") or parent.get("title") if parent is not None and parent.tag == "outline" else None
+        folder = (parent.get("text") or parent.get("title")) if parent is not None and parent.tag == "outline" else None
         out.append(OpmlFeed(" ".join(name.split())[:100], url, folder.strip()[:100] if folder else None))
         if len(out) > MAX_OUTLINES:
             raise NotOpml(f"more than {MAX_OUTLINES:,} feeds")

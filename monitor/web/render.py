@@ -11,6 +11,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from ..mail.channels import display
 from ..mail.render import cut, jinja_environment, marked, safe_url
 from .auth import csrf_token
 
@@ -18,7 +19,8 @@ from .auth import csrf_token
 @cache
 def environment(locale: str) -> Environment:
     env = jinja_environment(PackageLoader("monitor.web", "templates"), select_autoescape(["html", "xml"]), locale)
-    env.filters.update(marked=marked, safe_url=safe_url, cut=cut)
+    env.filters.update(marked=marked, safe_url=safe_url, cut=cut,
+                       addresses=lambda value: ", ".join(display(a) for a in value.split(",")))
     env.globals["qs"] = lambda values: urlencode({k: v for k, v in values.items() if v not in (None, "")})
     return env
 

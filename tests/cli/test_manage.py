@@ -115,3 +115,42 @@ def test_watches_test_prints_what_a_query_matches(tmp_path, feed_server, capsys)
     out = capsys.readouterr().out
     assert "**消费金融**公司增资" in out and "城商行" not in out and "1 of 2 stored items match" in out
     assert main(["--config", path, "watches", "test", "(新市民"]) == 2
+
+
+def test_reload_signals_only_a_daemon_that_holds_the_lock(tmp_path):
+    import fcntl
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from monitor.cli.manage import _lock_holder
+    lock = tmp_path / "m.db.lock"
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        lock.write_text(f"{socket.gethostname()}:{child.pid} since now\n")
+        assert _lock_holder(lock) is None  # a live pid, but nobody holds the lock: a stale file
+        holder = subprocess.Popen([sys.executable, "-c", f"import fcntl,time; f=open({str(lock)!r}); "
+                                   "fcntl.flock(f, fcntl.LOCK_EX); time.sleep(30)"])
+        try:
+            for _ in range(100):
+                with lock.open() as f:
+                    try:
+                        fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                        fcntl.flock(f, fcntl.LOCK_UN)
+                    except BlockingIOError:
+                        break
+                time.sleep(0.05)
+            assert _lock_holder(lock) == child.pid  # held: the pid the file names
+        finally:
+            holder.kill()
+    finally:
+        child.kill()
+    assert _lock_holder(tmp_path / "none.lock") is None and os.getpid() > 0
+
+
+def test_a_malformed_url_is_refused_before_anything_is_fetched(tmp_path, capsys):
+    path = write_config(tmp_path)
+    assert main(["--config", path, "feeds", "add", "http://[x"]) == 2
+    assert "not an http(s) URL" in capsys.readouterr().err
