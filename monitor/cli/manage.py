@@ -130,16 +130,7 @@ async def _probe(config: Config, url: str) -> tuple[str, str | None, int, bool] 
 
 
 def cmd_feeds_remove(config: Config, args: argparse.Namespace) -> int:
-    editor = ConfigEditor(_path(config))
-    if not editor.remove("feeds", args.name):
-        print(f"monitor: no feed named {args.name!r} in {editor.path} (known: {', '.join(editor.names('feeds'))})",
-              file=sys.stderr)
-        return EXIT_FAILED
-    if not _save(editor):
-        return EXIT_CONFIG
-    print(f"removed feed {args.name!r} (its stored items stay; `monitor feeds` shows it retired)")
-    _reload(config)
-    return EXIT_OK
+    return _remove(config, "feeds", args.name, "its stored items stay; `monitor feeds` shows it retired")
 
 
 def cmd_import_opml(config: Config, args: argparse.Namespace) -> int:
@@ -205,15 +196,7 @@ def cmd_watches_add(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_watches_remove(config: Config, args: argparse.Namespace) -> int:
-    editor = ConfigEditor(_path(config))
-    if not editor.remove("watches", args.name):
-        print(f"monitor: no watch named {args.name!r} in {editor.path}", file=sys.stderr)
-        return EXIT_FAILED
-    if not _save(editor):
-        return EXIT_CONFIG
-    print(f"removed watch {args.name!r}")
-    _reload(config)
-    return EXIT_OK
+    return _remove(config, "watches", args.name, "its stored matches stay")
 
 
 def cmd_watches_test(config: Config, args: argparse.Namespace) -> int:
@@ -239,6 +222,20 @@ def cmd_watches_test(config: Config, args: argparse.Namespace) -> int:
 def _path(config: Config) -> Path:
     assert config.source_path is not None  # the CLI always loads from a file
     return config.source_path
+
+
+def _remove(config: Config, section: str, name: str, after: str) -> int:
+    editor = ConfigEditor(_path(config))
+    what = {"feeds": "feed", "watches": "watch"}[section]
+    if not editor.remove(section, name):
+        print(f"monitor: no {what} named {name!r} in {editor.path} (known: {', '.join(editor.names(section))})",
+              file=sys.stderr)
+        return EXIT_FAILED
+    if not _save(editor):
+        return EXIT_CONFIG
+    print(f"removed {what} {name!r} ({after})")
+    _reload(config)
+    return EXIT_OK
 
 
 def _save(editor: ConfigEditor) -> bool:
