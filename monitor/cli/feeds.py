@@ -61,8 +61,8 @@ def cmd_check(config: Config, args: argparse.Namespace) -> int:
         print(f"    - {pad(f.name, 28)} every {format_duration(f.interval):<6} {f.url}")
     print(f"  watches    {len(config.watches)}")
     for w in config.watches:
-        to = ", ".join(list(w.recipients or config.digest.recipients)
-                       + [display(u) for u in w.notify or config.digest.notify])
+        to = ", ".join(config.people_of(w)
+                       + [display(u) for u in config.channels_of(w)])
         when = f" [{config.schedule_of(w)}]" if w.in_digest and config.schedule_of(w) != config.digest.schedule else ""
         print(f"    - {pad(w.name, 12)} {w.alert:<9} {query_text(w)}{when}   -> {to}")
     nxt = config.next_digest()
@@ -83,8 +83,8 @@ def _check_json(config: Config, specs) -> dict:
                   for f in specs],
         "watches": [{"name": w.name, "query": query_text(w), "alert": w.alert, "in_digest": w.in_digest,
                      "schedule": config.schedule_of(w),
-                     "recipients": list(w.recipients or config.digest.recipients),
-                     "notify": [display(u) for u in w.notify or config.digest.notify]} for w in config.watches],
+                     "recipients": config.people_of(w),
+                     "notify": [display(u) for u in config.channels_of(w)]} for w in config.watches],
         "digest": {"schedules": config.digest_schedules, "next": _iso(config.next_digest())},
         "mail": {"transport": config.mail.transport, "from": config.mail.from_},
     }

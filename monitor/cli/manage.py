@@ -171,8 +171,8 @@ def cmd_export_opml(config: Config, args: argparse.Namespace) -> int:
 
 def cmd_watches(config: Config, args: argparse.Namespace) -> int:
     for w in config.watches:
-        to = ", ".join(list(w.recipients or config.digest.recipients)
-                       + [display(u) for u in w.notify or config.digest.notify])
+        to = ", ".join(config.people_of(w)
+                       + [display(u) for u in config.channels_of(w)])
         print(f"{pad(w.name, 16)} {w.alert:<9} {config.schedule_of(w):<12} {query_text(w)}   -> {to}")
     return EXIT_OK
 

@@ -236,7 +236,7 @@ def _semantic_problems(config: Config, where: _Located, problem: Problem, env) -
         except QueryError as e:
             p = ("watches", i, "query")
             out.append(problem(p, where.line_of(p), f"watch {w.name!r}: {e}"))
-        if not (w.recipients or config.digest.recipients or w.notify or config.digest.notify):
+        if not (config.people_of(w) or config.channels_of(w)):
             p = ("watches", i)
             out.append(problem(p, where.line_of(p), f"watch {w.name!r} has no recipients and digest.recipients "
                                                     "is empty (or give notify: channels)"))

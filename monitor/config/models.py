@@ -428,6 +428,14 @@ class Config(_Strict):
     def next_digest(self, now: datetime | None = None) -> datetime:
         return next_fire(self.digest.schedule, self.tz, now or datetime.now(self.tz))
 
+    def people_of(self, watch: WatchConfig) -> list[str]:
+        """Who gets the watch by email: its own ``recipients`` when given (``[]``: nobody), else the digest's."""
+        return list(self.digest.recipients if watch.recipients is None else watch.recipients)
+
+    def channels_of(self, watch: WatchConfig) -> list[str]:
+        """Its chat channels: its own ``notify`` when given (``[]``: none), else the digest's."""
+        return list(self.digest.notify if watch.notify is None else watch.notify)
+
     def schedule_of(self, watch: WatchConfig) -> str:
         """The cron expression of a watch's digest."""
         if watch.schedule in (None, "daily"):

@@ -179,8 +179,8 @@ def groups(config: Config, kind: Kind, left: dict[str, set[str]] | None = None,
             continue
         if schedule is not None and config.schedule_of(w) != schedule:
             continue
-        people = [a.strip().lower() for a in (w.recipients or config.digest.recipients)]
-        for address in dict.fromkeys(people + list(w.notify or config.digest.notify)):
+        people = [a.strip().lower() for a in config.people_of(w)]
+        for address in dict.fromkeys(people + config.channels_of(w)):
             gone = left.get(address, set())
             if EVERYTHING not in gone and w.name not in gone:
                 out.setdefault(address, []).append(w)

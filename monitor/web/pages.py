@@ -162,7 +162,7 @@ def watches_page(request: Request) -> Response:
             counts = stories.daily(s, ids.get(w.name), tz, today, WATCH_DAYS)
             top = max(counts.values()) or 1
             rows.append(dict(name=w.name, query=query_text(w),
-                             recipients=list(w.recipients or config.digest.recipients),
+                             recipients=config.people_of(w),
                              alert=w.alert, total=sum(counts.values()),
                              days=[(d, c, round(36 * c / top)) for d, c in counts.items()],
                              atom=state.atom_url(w.name)))

@@ -609,3 +609,15 @@ def test_one_email_per_person_per_distinct_schedule(make_config, feed_server):
     assert "== 消费金融 (1) ==" in nine and "== 消金 (1) ==" in nine and "新市民" not in nine  # one email, two watches
     assert "== 新市民 (1) ==" in sent[("analyst@example.com", "default")]
     assert queue_digests(db, config, now=at + timedelta(minutes=5)) == []  # each period once
+
+
+def test_an_empty_list_on_a_watch_opts_out_of_the_digest_defaults(make_config):
+    from monitor.mail.content import groups
+    config = load_config(make_config({
+        "digest": {"recipients": ["analyst@example.com"], "notify": ["json://127.0.0.1:9/all"]},
+        "watches": [{"name": "新市民", "query": "新市民"},
+                    {"name": "内部", "query": "内部", "notify": []},
+                    {"name": "群聊", "query": "群聊", "recipients": [], "notify": ["json://127.0.0.1:9/team"]}]}))
+    people = {a: [w.name for w in ws] for a, ws in groups(config, "digest").items()}
+    assert people == {"analyst@example.com": ["新市民", "内部"], "json://127.0.0.1:9/all": ["新市民"],
+                      "json://127.0.0.1:9/team": ["群聊"]}
