@@ -13,6 +13,7 @@ import socket
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..config import Config, ConfigError
 from ..config.edit import ConfigEditor
@@ -257,7 +258,6 @@ def _unique(name: str, taken: list[str]) -> str:
 
 
 def _http_url(url: str) -> bool:
-    from urllib.parse import urlsplit
     try:
         parts = urlsplit(url)
         return parts.scheme in ("http", "https") and bool(parts.hostname)
@@ -266,7 +266,6 @@ def _http_url(url: str) -> bool:
 
 
 def _host(url: str) -> str:
-    from urllib.parse import urlsplit
     return urlsplit(url).hostname or url
 
 

@@ -75,7 +75,6 @@ class Section:
     chart: list[ChartDay]
     watch_id: int | None = None
     unlisted: list[int] = field(default_factory=list)  # older stories past max_items: counted, carried
-    unlisted_since: datetime | None = None  # the oldest of them
     full: int = 0  # the first ``full`` items are shown in full, the rest as linked titles
 
     @property
@@ -210,9 +209,8 @@ def build(session: Session, config: Config, kind: Kind, recipients: str, watches
         rows.sort(key=lambda row: row.above is not None)  # stable: each part stays newest first
         full = min(config.digest.full_items, sum(row.above is None for row in rows))
         rest = unlisted.get(wid, []) if wid is not None else []
-        since = min(digests.published(session, rest).values(), default=None) if rest else None
         chart = _chart(session, wid, config, now) if kind == "digest" else []
-        sections.append(Section(w.name, query_text(w), rows, chart, wid, rest, since, full))
+        sections.append(Section(w.name, query_text(w), rows, chart, wid, rest, full))
     digest = Digest(kind, recipients.split(","), period, label, now, sections,
                     full_items=config.digest.full_items, max_items=config.digest.max_items)
     if kind == "digest":

@@ -165,16 +165,14 @@ def subject(template: str, **values) -> str:
 
 def render_text(env: Environment, name: str, tz, **context) -> str:
     """One text template (a chat channel's Markdown)."""
-    context.setdefault("links", Links(None, "", ""))
-    context.setdefault("view_url", None)
-    return env.get_template(name).render(tz=tz, **context).strip() + "\n"
+    return _render(env, name, tz, context).strip() + "\n"
 
 
 def render(env: Environment, name: str, tz, **context) -> tuple[str, str]:
-    """(HTML with inlined CSS, plain text) of ``name.html`` / ``name.txt``. Without ``links``
-    (no web view), an email carries no links of its own."""
-    context.setdefault("links", Links(None, "", ""))
-    context.setdefault("view_url", None)
-    html = env.get_template(f"{name}.html").render(tz=tz, **context)
-    text = env.get_template(f"{name}.txt").render(tz=tz, **context)
-    return _inliner.inline(html), text
+    """(HTML with inlined CSS, plain text) of ``name.html`` / ``name.txt``."""
+    return _inliner.inline(_render(env, f"{name}.html", tz, context)), _render(env, f"{name}.txt", tz, context)
+
+
+def _render(env: Environment, name: str, tz, context: dict) -> str:
+    """Without ``links`` (no web view), a message carries no links of its own."""
+    return env.get_template(name).render(**{"links": Links(None, "", ""), "view_url": None, **context, "tz": tz})
