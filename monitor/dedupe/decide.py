@@ -40,10 +40,12 @@ from .fingerprint import (
     TextKind,
     numbers,
     overlap,
+    pack,
     prepare,
     title_form,
     title_match,
     to_signed,
+    unpack,
 )
 from .lookup import Lookup
 
@@ -108,6 +110,7 @@ class Outcome:
     item_id: int
     decision: Decision
     fingerprints: tuple[int, ...]  # hashes to index for it
+    sketch: bytes = b""  # its prepared form (fingerprint.pack), read back when it is a candidate
 
 
 class Deduper:
@@ -209,9 +212,11 @@ class Deduper:
                                       url=a.url, published=a.published)
                 hashes = tuple(dict.fromkeys(h for h in to_signed(p.anchors) + to_signed(p.title_keys)
                                              if h not in decision.saturated))
-                lookup.add(a.id, a.title, a.body, a.content_hash, hashes, decision.duplicate_of, a.url, a.published)
+                sketch = pack(p)
+                lookup.add(a.id, a.title, a.body, a.content_hash, hashes, decision.duplicate_of, a.url, a.published,
+                           sketch)
                 self._remember(a.id, a.title, p)
-                out.append(Outcome(a.id, decision, hashes))
+                out.append(Outcome(a.id, decision, hashes, sketch))
         return out
 
     # -- stored articles, prepared once ----------------------------------------------------
@@ -225,7 +230,14 @@ class Deduper:
                 out[i] = self._cache[i]
             else:
                 missing.append(i)
-        for item_id, (title, body) in lookup.articles(missing).items():
+        # A stored sketch is read in microseconds; only an article stored before sketches were
+        # kept (or by another version of prepare) is prepared from its text again.
+        for item_id, (title, sketch) in (lookup.sketches(missing) if missing else {}).items():
+            if (q := unpack(sketch)) is not None:
+                out[item_id] = (title, q)
+                self._remember(item_id, title, q)
+        unsketched = [i for i in missing if i not in out]
+        for item_id, (title, body) in (lookup.articles(unsketched) if unsketched else {}).items():
             out[item_id] = (title, prepare(title, body))
             self._remember(item_id, title, out[item_id][1])
         return out

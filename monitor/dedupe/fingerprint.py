@@ -12,8 +12,12 @@ is not a letter or digit, then cut into character shingles:
 * **title keys**: hashes of the normalised title (content-farm prefixes, site suffixes and
   brackets removed), and of its first and last TITLE_PART characters, so a title with a
   subtitle dropped or one character changed still finds its original.
-* **shingles**: the set of 5-character shingle hashes, for the real similarity (Jaccard and
-  containment) computed on each candidate before it is called a duplicate.
+* **shingles**: the set of 5-character shingle hashes (32 bits each), for the real similarity
+  (Jaccard and containment) computed on each candidate before it is called a duplicate.
+
+A stored article's prepared form is kept as a **sketch** (``pack``/``unpack``): its shingles and
+the few facts the verification reads, so a candidate is verified from one short row instead of
+being normalised and shingled again at every check that finds it.
 
 Hashes are a polynomial rolling hash over code points, finished with a 64-bit mixer, computed with
 numpy: stable across processes and platforms (Python's ``hash`` is not).
@@ -21,7 +25,9 @@ numpy: stable across processes and platforms (Python's ``hash`` is not).
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+import struct
 import unicodedata
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
@@ -198,29 +204,30 @@ class Prepared:
     """An article reduced to what dedupe compares."""
 
     title: str  # normalised title
-    body: str  # squashed body, boilerplate dropped
+    body: str  # squashed body, boilerplate dropped ("" in a prepared form read from a sketch)
     title_numbers: frozenset[str]
     body_numbers: frozenset[str]
     anchors: np.ndarray = field(repr=False)
     title_keys: np.ndarray = field(repr=False)
     cut_figure: str | None = None  # a figure the text ends on, perhaps cut short ("26.6" of 26.67%)
     title_form: str = ""  # see title_form()
+    kind: TextKind = "title"  # which test applies (thresholds in decide.py); see kind_of()
     _shingles: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def shingles(self) -> np.ndarray:
-        """Sorted unique 5-shingle hashes of body. Made on first use: only an article with a
-        candidate to verify needs them, and most articles a monitor sees have none."""
+        """Sorted unique 5-shingle hashes of body, cut to 32 bits (two texts of a few thousand
+        characters share a false one about once in a thousand comparisons: no threshold notices).
+        Made on first use: only an article with a candidate to verify needs them."""
         if self._shingles is None:
-            self._shingles = np.unique(shingle_hashes(self.body, SHINGLE))
+            self._shingles = np.unique(shingle_hashes(self.body, SHINGLE).astype(np.uint32))
         return self._shingles
 
-    @property
-    def kind(self) -> TextKind:
-        """Which test applies (thresholds in decide.py)."""
-        if len(self.body) < TITLE_ONLY_BELOW or self.body == self.title:
-            return "title"
-        return "summary" if len(self.body) < SHORT_BELOW else "full"
+
+def kind_of(body: str, title: str) -> TextKind:
+    if len(body) < TITLE_ONLY_BELOW or body == title:
+        return "title"
+    return "summary" if len(body) < SHORT_BELOW else "full"
 
 
 TITLE_ONLY_BELOW = 20   # squashed characters of body
@@ -256,7 +263,32 @@ def prepare(title: str, body: str) -> Prepared:
     tail = _CUT_FIGURE.search(kept[-16:])
     cut = (tail.group(1).replace(",", "").lstrip("0") or "0") if tail else None
     return Prepared(norm_title, text, numbers(title or ""), numbers(kept, nfkc=True, digits=True), anchors,
-                    title_keys, cut, form)
+                    title_keys, cut, form, kind_of(text, norm_title))
+
+
+SKETCH_VERSION = 1  # raise when prepare() changes what it makes: older sketches are then ignored
+_SKETCH_HEAD = struct.Struct("<BI")
+_NO_HASHES = np.empty(0, dtype=np.uint64)
+
+
+def pack(p: Prepared) -> bytes:
+    """What verifying this article as a candidate needs, in a few bytes per character of text."""
+    head = json.dumps([p.kind, p.title_form, sorted(p.title_numbers), sorted(p.body_numbers), p.cut_figure],
+                      ensure_ascii=False).encode("utf-8")
+    return _SKETCH_HEAD.pack(SKETCH_VERSION, len(head)) + head + p.shingles.astype("<u4").tobytes()
+
+
+def unpack(data: bytes) -> Prepared | None:
+    """The prepared form of a stored article, as far as verification reads it; None for a sketch
+    another version wrote (the caller prepares the article from its text instead)."""
+    version, size = _SKETCH_HEAD.unpack_from(data)
+    if version != SKETCH_VERSION:
+        return None
+    start = _SKETCH_HEAD.size
+    kind, form, title_numbers, body_numbers, cut = json.loads(bytes(data[start:start + size]))
+    shingles = np.frombuffer(data, dtype="<u4", offset=start + size).astype(np.uint32)
+    return Prepared(form.replace("·", ""), "", frozenset(title_numbers), frozenset(body_numbers), _NO_HASHES,
+                    _NO_HASHES, cut, form, kind, shingles)
 
 
 # A summary cut off after a figure may have cut the figure itself.

@@ -25,7 +25,10 @@ class Lookup(Protocol):
         """(hash, item id) for every indexed fingerprint among ``hashes``."""
 
     def articles(self, ids: Sequence[int]) -> dict[int, tuple[str, str]]:
-        """id → (title, body) of stored articles, to verify a candidate."""
+        """id → (title, body) of stored articles, to verify a candidate that has no sketch."""
+
+    def sketches(self, ids: Sequence[int]) -> dict[int, tuple[str, bytes]]:
+        """id → (title, sketch) of stored articles that have one (fingerprint.pack)."""
 
     def titles(self, ids: Sequence[int]) -> dict[int, tuple[str, bool]]:
         """id → (title, has a body): title candidates need nothing else."""
@@ -41,7 +44,7 @@ class Lookup(Protocol):
 
     def add(self, item_id: int, title: str, body: str, content_hash: str | None,
             fingerprints: Sequence[int], duplicate_of: int | None, url: str | None = None,
-            published: datetime | None = None) -> None:
+            published: datetime | None = None, sketch: bytes | None = None) -> None:
         """An article just decided, visible to the rest of its batch."""
 
 
@@ -55,6 +58,7 @@ class MemoryLookup:
         self._published: dict[int, datetime] = {}
         self._postings: dict[int, list[int]] = {}
         self._roots: dict[int, int] = {}
+        self._sketches: dict[int, bytes] = {}
 
     def by_hash(self, content_hash: str) -> list[tuple[int, str]]:
         return [(i, self._articles[i][0]) for i in sorted(self._hashes.get(content_hash, []))[:3]]
@@ -67,6 +71,9 @@ class MemoryLookup:
 
     def articles(self, ids: Sequence[int]) -> dict[int, tuple[str, str]]:
         return {i: self._articles[i] for i in ids if i in self._articles}
+
+    def sketches(self, ids: Sequence[int]) -> dict[int, tuple[str, bytes]]:
+        return {i: (self._articles[i][0], self._sketches[i]) for i in ids if i in self._sketches}
 
     def titles(self, ids: Sequence[int]) -> dict[int, tuple[str, bool]]:
         return {i: (self._articles[i][0], has_body(self._articles[i][1])) for i in ids if i in self._articles}
@@ -82,8 +89,10 @@ class MemoryLookup:
 
     def add(self, item_id: int, title: str, body: str, content_hash: str | None,
             fingerprints: Sequence[int], duplicate_of: int | None, url: str | None = None,
-            published: datetime | None = None) -> None:
+            published: datetime | None = None, sketch: bytes | None = None) -> None:
         self._articles[item_id] = (title, body)
+        if sketch:
+            self._sketches[item_id] = sketch
         if published is not None:
             self._published[item_id] = published
         if url:

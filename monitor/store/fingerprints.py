@@ -12,7 +12,7 @@ from ..dedupe.decide import Outcome
 from ..dedupe.lookup import BODY_FROM
 from . import feedback
 from .chunks import chunked
-from .models import Duplicate, Fingerprint, Item
+from .models import Duplicate, Fingerprint, Item, Sketch
 
 
 def _driver_sql(session: Session, sql: str, params: tuple | list):
@@ -21,14 +21,25 @@ def _driver_sql(session: Session, sql: str, params: tuple | list):
     return session.connection().exec_driver_sql(sql.replace("{}", mark), params)
 
 
+def _rows(session: Session, sql: str, params: tuple | list = ()) -> list[tuple]:
+    """Plain tuples from the driver's own cursor: the hot look-ups of every stored article skip
+    the result objects, which cost more than the query itself."""
+    mark = "?" if session.get_bind().dialect.paramstyle == "qmark" else "%s"
+    cursor = session.connection().connection.cursor()
+    try:
+        cursor.execute(sql.replace("{}", mark), params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
 def _postings(session: Session, hashes: Sequence[int]) -> list[tuple[int, int]]:
     rows: list[tuple[int, int]] = []
     for chunk in chunked(hashes):
         # Integers from numpy, formatted into the statement: one short statement, no
         # per-parameter binding (this is the hot path of every stored article).
         values = ",".join(str(int(h)) for h in chunk)
-        rows += session.connection().exec_driver_sql(
-            f"SELECT hash, item_id FROM fingerprints WHERE hash IN ({values})").all()
+        rows += _rows(session, f"SELECT hash, item_id FROM fingerprints WHERE hash IN ({values})")
     return rows
 
 
@@ -45,6 +56,7 @@ class SqlLookup:
         self._postings: dict[int, list[int]] = {}
         self._postings_loaded: set[int] = set()
         self._roots: dict[int, int] = {}
+        self._sketches: dict[int, tuple[str, bytes]] = {}
 
     def prefetch(self, content_hashes: Sequence[str], hashes: Sequence[int], urls: Sequence[str] = ()) -> None:
         fresh_urls = [u for u in dict.fromkeys(urls) if u not in self._urls_loaded]
@@ -92,6 +104,15 @@ class SqlLookup:
                 out[item_id] = (title, content or summary or "")
         return out
 
+    def sketches(self, ids: Sequence[int]) -> dict[int, tuple[str, bytes]]:
+        out = {i: self._sketches[i] for i in ids if i in self._sketches}
+        for chunk in chunked([i for i in ids if i not in out]):
+            sql = ("SELECT s.item_id, i.title, s.data FROM sketches s JOIN items i ON i.id = s.item_id "
+                   f"WHERE s.item_id IN ({','.join('{}' for _ in chunk)})")
+            for item_id, title, data in _rows(self.session, sql, list(chunk)):
+                out[item_id] = (title, data)
+        return out
+
     def titles(self, ids: Sequence[int]) -> dict[int, tuple[str, bool]]:
         out: dict[int, tuple[str, bool]] = {}
         body_length = func.length(func.coalesce(Item.content, Item.summary, ""))
@@ -110,12 +131,14 @@ class SqlLookup:
     def root(self, item_id: int) -> int:
         if item_id in self._roots:
             return self._roots[item_id]
-        row = _driver_sql(self.session, "SELECT duplicate_of_id FROM duplicates WHERE item_id = {}", (item_id,)).first()
-        return row[0] if row else item_id
+        rows = _rows(self.session, "SELECT duplicate_of_id FROM duplicates WHERE item_id = {}", (item_id,))
+        return rows[0][0] if rows else item_id
 
     def add(self, item_id: int, title: str, body: str, content_hash: str | None,
             fingerprints: Sequence[int], duplicate_of: int | None, url: str | None = None,
-            published: datetime | None = None) -> None:
+            published: datetime | None = None, sketch: bytes | None = None) -> None:
+        if sketch:
+            self._sketches[item_id] = (title, sketch)
         if url:
             self._by_url.setdefault(url, []).append((item_id, title))
         if content_hash:
@@ -131,6 +154,9 @@ def save_outcomes(session: Session, outcomes: Sequence[Outcome], now: datetime |
     rows = [(h, o.item_id) for o in outcomes for h in o.fingerprints]
     if rows:
         _driver_sql(session, "INSERT INTO fingerprints (hash, item_id) VALUES ({}, {})", rows)
+    sketches = [(o.item_id, o.sketch) for o in outcomes if o.sketch]
+    if sketches:
+        _driver_sql(session, "INSERT INTO sketches (item_id, data) VALUES ({}, {})", sketches)
     links = {o.item_id: {"item_id": o.item_id, "duplicate_of_id": o.decision.duplicate_of,
                          "similarity": float(o.decision.similarity), "method": o.decision.method, "decided_at": now}
              for o in outcomes if o.decision.is_duplicate}
@@ -157,6 +183,7 @@ def forget(session: Session, item_ids: Sequence[int]) -> None:
     """Drop the index rows and links of items about to be decided again (their text changed)."""
     for chunk in chunked(sorted(item_ids)):
         session.execute(delete(Fingerprint).where(Fingerprint.item_id.in_(chunk)))
+        session.execute(delete(Sketch).where(Sketch.item_id.in_(chunk)))
         session.execute(delete(Duplicate).where(Duplicate.item_id.in_(chunk)))
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -153,6 +154,16 @@ class Fingerprint(Base):
 
     hash: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
+class Sketch(Base):
+    """An article's prepared dedupe form (dedupe/fingerprint.py ``pack``): verifying it as a
+    candidate reads this row instead of normalising and shingling its text again."""
+
+    __tablename__ = "sketches"
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class Watch(Base):

@@ -130,6 +130,7 @@ class Matcher:
         self._vetoes = [eval(f"lambda T, X, S: {self._compile(tree, positives_hold=True)}")
                         for _, tree in self.watches]
         self._lengths = [len(p.text) for p in self._patterns]
+        self._needs_boundary = {i for i, p in enumerate(self._patterns) if p.left is not None or p.right is not None}
         self._automaton = ahocorasick.Automaton()
         for i, p in enumerate(self._patterns):
             self._automaton.add_word(p.text, i)
@@ -142,10 +143,18 @@ class Matcher:
         """Pattern ids that occur in ``text`` (already in match form), boundaries respected."""
         if not text or not self._patterns:
             return set()
-        found: set[int] = set()
-        for end, pid in self._automaton.iter(text):
-            if pid not in found and self._bounded(text, end, pid):
-                found.add(pid)
+        found = {pid for _, pid in self._automaton.iter(text)}
+        # Most terms are Chinese and need no boundary: only a Latin or digit term that occurred is
+        # checked, occurrence by occurrence, in a second pass over the hits.
+        pending = found & self._needs_boundary
+        if pending:
+            found -= pending
+            for end, pid in self._automaton.iter(text):
+                if pid in pending and self._bounded(text, end, pid):
+                    found.add(pid)
+                    pending.discard(pid)
+                    if not pending:
+                        break
         return found
 
     def _bounded(self, text: str, end: int, pid: int) -> bool:

@@ -170,3 +170,45 @@ def test_reported_similarities_are_the_verified_ones():
     a, b = sorted((normalize_title(stored), normalize_title(new)), key=len)
     run = SequenceMatcher(None, a, b, autojunk=False).find_longest_match(0, len(a), 0, len(b)).size
     assert not c.duplicate and c.similarity == run / len(a) and c.rule
+
+
+class _NoText(MemoryLookup):
+    """A store whose articles' text may not be read: a candidate must be verified from its sketch."""
+
+    def articles(self, ids):
+        raise AssertionError(f"text of {list(ids)} read: the sketch should have served")
+
+
+def test_a_stored_candidate_is_verified_from_its_sketch_not_prepared_again():
+    look = _NoText()
+    first = decide(Deduper(), look, article(1, "城商行推出新市民信用贷", WIRE))[1]
+    assert first.sketch and look.sketches([1])[1][1] == first.sketch
+    # A fresh deduper (a restarted daemon: nothing cached) meets a reprint with paragraphs cut.
+    reprint = decide(Deduper(), look, article(2, "全球热点!城商行推出新市民信用贷", "首页 > 财经\n" + WIRE[:-20]))[2]
+    assert reprint.decision.duplicate_of == 1 and reprint.decision.method in ("near", "summary")
+
+
+def test_a_sketch_round_trips_what_verification_reads_and_an_old_version_is_ignored():
+    from monitor.dedupe import fingerprint
+
+    p = fingerprint.prepare("北向资金净流入超40亿元", WIRE)
+    q = fingerprint.unpack(fingerprint.pack(p))
+    assert q is not None
+    assert (q.kind, q.title, q.title_form, q.title_numbers, q.body_numbers, q.cut_figure) == \
+           (p.kind, p.title, p.title_form, p.title_numbers, p.body_numbers, p.cut_figure)
+    assert q.shingles.tolist() == p.shingles.tolist() and len(q.shingles) > 50
+    old = bytes([fingerprint.SKETCH_VERSION + 1]) + fingerprint.pack(p)[1:]
+    assert fingerprint.unpack(old) is None
+
+
+def test_an_article_without_a_sketch_is_prepared_from_its_text():
+    look = MemoryLookup()
+    look.add(1, "城商行推出新市民信用贷", WIRE, content_hash(WIRE), [], None)  # stored before sketches
+    out = decide(Deduper(), look, article(2, "城商行推出新市民信用贷", WIRE[:-20]))[2]
+    assert out.decision.duplicate_of is None  # no fingerprints indexed for 1: nothing nominates it
+    from monitor.dedupe.fingerprint import prepare, to_signed
+    p = prepare("城商行推出新市民信用贷", WIRE)
+    look2 = MemoryLookup()
+    look2.add(1, "城商行推出新市民信用贷", WIRE, content_hash(WIRE), to_signed(p.anchors), None)
+    out = decide(Deduper(), look2, article(2, "城商行推出新市民信用贷", WIRE[:-20]))[2]
+    assert out.decision.duplicate_of == 1
