@@ -42,6 +42,7 @@ from .fingerprint import (
     overlap,
     pack,
     prepare,
+    same_headline,
     title_form,
     title_match,
     to_signed,
@@ -101,6 +102,7 @@ class Article:
     content_hash: str | None = None
     url: str | None = None  # canonical: another feed's item at the same URL is the same article
     published: datetime | None = None
+    prepared: Prepared | None = None  # prepare(title, body), when a worker process made it already
 
 
 @dataclass(frozen=True)
@@ -202,7 +204,7 @@ class Deduper:
         out = []
         for start in range(0, len(ordered), BATCH):
             chunk = ordered[start:start + BATCH]
-            prepared = [prepare(a.title, a.body) for a in chunk]
+            prepared = [a.prepared or prepare(a.title, a.body) for a in chunk]
             # One look-up for the whole chunk's hashes instead of one per article.
             lookup.prefetch([a.content_hash for a in chunk if a.content_hash],
                             sorted({h for p in prepared for h in to_signed(p.anchors) + to_signed(p.title_keys)}),
@@ -314,7 +316,7 @@ def _verify_body(p: Prepared, item_id: int, title: str, q: Prepared) -> Candidat
         missing = missing - {small.cut_figure}  # the excerpt ends inside that figure
     figures_ok = not missing
     dup = contained >= SHORT_CONTAINED and figures_ok
-    same_title = title_match(p.title_form, q.title_form).same and bool(small.body_numbers)
+    same_title = bool(small.body_numbers) and same_headline(p.title_form, q.title_form)
     if small is q and not same_title:
         # Without the same headline, a new text that holds a stored short one must be mostly it:
         # a long article quoting a wire sentence is its own story.

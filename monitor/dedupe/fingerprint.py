@@ -187,12 +187,22 @@ def title_match(a: str, b: str) -> TitleMatch:
         return TitleMatch(False, 0.0, 0.0)
     if sa == sb:  # a generic heading ("焦点速递", "人才培养") names no story, however often it recurs
         return TitleMatch(len(sa) >= TITLE_MIN, 1.0, 1.0)
-    (short, s_flat), (long_, l_flat) = sorted(((a, sa), (b, sb)), key=lambda x: len(x[1]))
+    s_flat, l_flat = sorted((sa, sb), key=len)
     sm = SequenceMatcher(None, s_flat, l_flat, autojunk=False)
     shared = sm.find_longest_match(0, len(s_flat), 0, len(l_flat)).size / len(s_flat)
+    return TitleMatch(same_headline(a, b), shared, sm.ratio())
+
+
+def same_headline(a: str, b: str) -> bool:
+    """``title_match(a, b).same`` without the similarity figures (which cost a SequenceMatcher)."""
+    sa, sb = a.replace("·", ""), b.replace("·", "")
+    if not sa or not sb:
+        return False
+    if sa == sb:
+        return len(sa) >= TITLE_MIN
+    (short, s_flat), (long_, l_flat) = sorted(((a, sa), (b, sb)), key=lambda x: len(x[1]))
     at = f"·{long_}·".find(f"·{short}·")
-    same = at >= 0 and len(s_flat) >= TITLE_MIN and len(s_flat) >= TITLE_SPAN * len(l_flat)
-    return TitleMatch(same, shared, sm.ratio())
+    return at >= 0 and len(s_flat) >= TITLE_MIN and len(s_flat) >= TITLE_SPAN * len(l_flat)
 
 
 # ---------------------------------------------------------------------------------------------

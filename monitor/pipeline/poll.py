@@ -25,8 +25,9 @@ from ..sources.pages import PageRule
 from ..sources.specs import desired_feeds
 from ..store import Database, describe, feeds, items
 from ..store.feeds import Claimed, PollOutcome
+from ..text.normalize import primed
 from .process import Processor
-from .workers import Workers
+from .workers import TextWork, Workers
 
 log = logging.getLogger("monitor.poll")
 Status = Literal["ok", "not_modified", "error", "skipped"]
@@ -163,10 +164,12 @@ async def poll_feed(run: Run, claim: Claimed) -> FeedResult:
     try:
         if claim.full_text and entries:
             entries = await _full_text_for_new(db, fetcher, claim, entries, workers)
+        work = await workers.text_work(await workers.db(_unknown, db, claim.id, entries)) if (
+            entries and workers.pooled) else None
         chunks = [entries[i:i + STORE_CHUNK] for i in range(0, len(entries), STORE_CHUNK)] or [[]]
         for chunk in chunks[:-1]:
-            await workers.db(_store, db, claim, chunk, now, processor, result, None, config)
-        await workers.db(_store, db, claim, chunks[-1], now, processor, result, outcome, config)
+            await workers.db(_store, db, claim, chunk, now, processor, result, None, config, work)
+        await workers.db(_store, db, claim, chunks[-1], now, processor, result, outcome, config, work)
     except Exception as e:  # a store failure is this feed's failure: recorded, backed off, lease released
         failure = Failure(FailureKind.STORE, f"storing failed: {describe(e)}")
         result = FeedResult(claim.name, claim.url, "error", fetched.status, seconds=fetched.seconds)
@@ -201,15 +204,16 @@ async def _discover(run: Run, claim: Claimed, page: FetchResult, parsed: ParsedF
 
 
 def _store(db: Database, claim: Claimed, entries: list[FeedEntry], now: datetime, processor: Processor,
-           result: FeedResult, outcome: PollOutcome | None, config: Config) -> None:
+           result: FeedResult, outcome: PollOutcome | None, config: Config, work: TextWork | None = None) -> None:
     """One transaction: a chunk of entries stored, deduped and matched, and with the last chunk
-    the feed's new state (which releases its lease)."""
-    with db.begin() as session:
+    the feed's new state (which releases its lease). ``work``: their text work, done in the pool."""
+    with db.begin() as session, primed(work.forms if work else {}, work.hashes if work else {}):
         if entries:
             since = feeds.news_since(session, claim.id, now, config.max_age)
             saved = items.save_entries(session, claim.id, claim.name, entries, now, since)
             searched_for = claim.watch_name if claim.kind == "search" else None
-            processed = processor.process(session, saved.new, saved.updated, searched_for=searched_for)
+            processed = processor.process(session, saved.new, saved.updated, searched_for=searched_for,
+                                          prepared=work.prepared if work else None)
             result.new += len(saved.new)
             result.updated += len(saved.updated)
             result.unchanged += saved.unchanged

@@ -3,11 +3,12 @@ story, and match them against the watches, inside the transaction that stored th
 hands the stored records over; nothing is read back."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ..config import Config
 from ..dedupe.decide import Article, Deduper
+from ..dedupe.fingerprint import Prepared
 from ..store import Database, Session, fingerprints, matches
 from ..store.items import StoredItem
 from ..watch.matcher import Matcher, doc_of
@@ -41,8 +42,11 @@ class Processor:
         return self.watch_ids
 
     def process(self, session: Session, new: Sequence[StoredItem], updated: Sequence[StoredItem] = (),
-                *, searched_for: str | None = None) -> Processed:
-        """``searched_for``: the watch whose search feed these items came from."""
+                *, searched_for: str | None = None,
+                prepared: Mapping[tuple[str, str], Prepared] | None = None) -> Processed:
+        """``searched_for``: the watch whose search feed these items came from; ``prepared``:
+        dedupe forms made in a worker, by (title, body)."""
+        prepared = prepared or {}
         assert self.watch_ids is not None, "Processor.prepare() first"
         result = Processed()
         if updated:
@@ -51,8 +55,8 @@ class Processor:
             self.deduper.forget(ids)
         items = [*new, *updated]
         lookup = fingerprints.SqlLookup(session)
-        outcomes = self.deduper.decide(lookup, [Article(i.id, i.title, i.body, i.content_hash, i.url, i.published)
-                                                for i in items])
+        outcomes = self.deduper.decide(lookup, [Article(i.id, i.title, i.body, i.content_hash, i.url, i.published,
+                                                        prepared.get((i.title, i.body))) for i in items])
         result.duplicates = fingerprints.save_outcomes(session, outcomes)
         found = [(i.id, self.matcher.match(doc_of(i.title, i.summary, i.content, i.source, i.url, i.feed),
                                            searched_for=searched_for)) for i in items]

@@ -14,16 +14,19 @@ import asyncio
 import functools
 import multiprocessing
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
+from ..dedupe.fingerprint import Prepared, prepare
 from ..errors import Failure, FailureKind
-from ..sources.entries import ParsedFeed
+from ..sources.entries import FeedEntry, ParsedFeed
 from ..sources.pages import PageRule, parse_page
 from ..sources.parse import parse_feed
+from ..text.normalize import content_hash, match_form
 
 T = TypeVar("T")
 POOL_FROM_FEEDS = 4  # polls of fewer feeds parse on a thread: starting processes costs more
@@ -65,6 +68,18 @@ class Workers:
             return ParsedFeed(failure=Failure(
                 FailureKind.PARSER, f"the parser process died on this feed's {len(body)} bytes (out of memory?)"))
 
+    async def text_work(self, entries: Sequence[FeedEntry]) -> TextWork | None:
+        """In a poll of several feeds, new entries' text is folded and fingerprinted in the pool,
+        beside the parsing, instead of on the writer thread that stores them (the one thread
+        every feed waits for). None when there is no pool: the writer does it as before."""
+        if not self.pooled or not entries:
+            return None
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._processes(), text_work, list(entries))
+        except BrokenProcessPool:
+            self._pool = None
+            return None
+
     async def db(self, fn: Callable[..., T], *args: object) -> T:
         """Run ``fn(*args)`` on the writer thread."""
         return await asyncio.get_running_loop().run_in_executor(self._writer, functools.partial(fn, *args))
@@ -75,3 +90,25 @@ class Workers:
         self._threads.shutdown(wait=False, cancel_futures=True)
         # The writer finishes the transaction in hand (a chunk of one feed), then stops.
         await asyncio.to_thread(self._writer.shutdown, True, cancel_futures=True)
+
+
+@dataclass
+class TextWork:
+    """What matching, the search index and dedupe would compute from new entries' text."""
+
+    forms: dict[str, str] = field(default_factory=dict)  # a title, summary or text -> its match form
+    hashes: dict[str, str] = field(default_factory=dict)  # a body -> its content hash
+    prepared: dict[tuple[str, str], Prepared] = field(default_factory=dict)  # (title, body) -> dedupe form
+
+
+def text_work(entries: Sequence[FeedEntry]) -> TextWork:
+    work = TextWork()
+    for e in entries:
+        for s in (e.title, e.summary, e.content):
+            if s and s not in work.forms:
+                work.forms[s] = match_form(s)
+        if e.body:
+            work.hashes[e.body] = content_hash(e.body)
+        p = work.prepared[(e.title, e.body)] = prepare(e.title, e.body)
+        p.shingles  # noqa: B018  (made here, on the pool, not on the writer thread)
+    return work

@@ -26,8 +26,10 @@ TRIGRAM = 3  # the shortest term the trigram index can find
 
 
 def search_text(title: str | None, summary: str | None, content: str | None) -> tuple[str, str]:
-    body = "\n".join(x for x in (summary, content) if x)
-    return match_form(title or ""), match_form(body[:BODY_INDEXED])
+    # Each field folded on its own, as the matcher folds it (so a poll's forms, made once in a
+    # worker, serve both); a term cannot span the summary and the text anyway.
+    body = " ".join(match_form(x) for x in (summary, content) if x)
+    return match_form(title or ""), body[:BODY_INDEXED]
 
 
 def index_rows(conn: Any, rows: Sequence[tuple[int, str | None, str | None, str | None]], *,

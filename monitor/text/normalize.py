@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 
 import numpy as np
@@ -49,6 +51,9 @@ def squash_nfkc(text: str) -> str:
 
 
 def content_hash(text: str) -> str:
+    hashes = getattr(_primed, "hashes", None)
+    if hashes is not None and (digest := hashes.get(text)) is not None:
+        return digest
     return hashlib.sha256(squash(text).encode("utf-8")).hexdigest()
 
 
@@ -148,7 +153,27 @@ def _spaces(s: str) -> str:
 
 def match_form(text: str) -> str:
     """The string the matcher searches: fast (vectorised fold, OpenCC, white space only if any)."""
+    forms = getattr(_primed, "forms", None)
+    if forms is not None and (form := forms.get(text)) is not None:
+        return form
     return _spaces(to_simplified(fold(text)))
+
+
+_primed = threading.local()
+
+
+@contextmanager
+def primed(forms: Mapping[str, str], hashes: Mapping[str, str]) -> Iterator[None]:
+    """Within the block, on this thread, ``match_form`` answers from ``forms`` and
+    ``content_hash`` from ``hashes`` (text → its form or hash, computed earlier in a worker
+    process): storing, matching and indexing one chunk reuse that work instead of each
+    normalising the same text again."""
+    before = getattr(_primed, "forms", None), getattr(_primed, "hashes", None)
+    _primed.forms, _primed.hashes = forms, hashes
+    try:
+        yield
+    finally:
+        _primed.forms, _primed.hashes = before
 
 
 def match_form_with_map(text: str) -> tuple[str, Sequence[int]]:

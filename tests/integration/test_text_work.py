@@ -1,0 +1,65 @@
+"""New entries' text work (match forms, content hashes, dedupe forms) done in the parse pool is
+what the writer thread would have computed, and the writer uses it instead of computing again."""
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from monitor.dedupe.fingerprint import prepare
+from monitor.pipeline.workers import Workers, text_work
+from monitor.sources.entries import make_entry
+from monitor.text import normalize
+from monitor.text.normalize import content_hash, match_form, primed
+
+BODY = ("某城商行今日宣布，面向新就業形態勞動者推出專屬信用貸款產品，額度最高30萬元。\n"
+        "該行相關負責人表示，產品依託社保和公積金數據進行授信，審批時間縮短至兩個工作日。")
+
+
+def entries():
+    now = datetime(2026, 12, 3, tzinfo=UTC)
+    return [make_entry(guid=f"g{i}", url=f"http://127.0.0.1/a/{i}", title=f"城商行推出新市民信用貸 第{i}期",
+                       author=None, summary=BODY[:40], content=BODY * (i + 1), published=now, source="证券日报")
+            for i in range(3)]
+
+
+def check(work, given):
+    for e in given:
+        for s in (e.title, e.summary, e.content):
+            assert work.forms[s] == match_form(s)
+        assert work.hashes[e.body] == content_hash(e.body)
+        p, q = work.prepared[(e.title, e.body)], prepare(e.title, e.body)
+        assert (p.anchors.tolist(), p.title_keys.tolist(), p.kind, p.body_numbers) == \
+               (q.anchors.tolist(), q.title_keys.tolist(), q.kind, q.body_numbers)
+        assert p._shingles is not None and p.shingles.tolist() == q.shingles.tolist()
+
+
+def test_text_work_in_the_process_pool_equals_the_writers_own():
+    workers = Workers(processes=2)
+    workers.expect(10)  # a poll of several feeds: the pool is used
+
+    async def run():
+        try:
+            return await workers.text_work(entries())
+        finally:
+            await workers.close()
+
+    work = asyncio.run(run())
+    assert work is not None
+    check(work, entries())
+
+
+def test_without_a_pool_the_writer_does_it_itself():
+    workers = Workers(processes=2)
+    workers.expect(1)
+    assert asyncio.run(workers.text_work(entries())) is None
+    check(text_work(entries()), entries())
+
+
+def test_primed_forms_and_hashes_answer_only_inside_the_block():
+    text = "消費金融" * 30
+    with primed({text: "FORM"}, {text: "HASH"}):
+        assert match_form(text) == "FORM" and content_hash(text) == "HASH"
+        assert match_form("其他") == "其他"
+    assert match_form(text) == "消费金融" * 30
+    assert content_hash(text) != "HASH"
+    assert getattr(normalize._primed, "forms", None) is None
