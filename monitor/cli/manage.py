@@ -12,11 +12,10 @@ import signal
 import socket
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ..config import Config, ConfigError
-from ..config.edit import ConfigEditor
 from ..errors import QueryError
 from ..mail.channels import display
 from ..mail.content import segments
@@ -30,6 +29,10 @@ from ..sources.parse import parse_feed
 from ..store import Database
 from ..store.leases import pid_alive
 from ..watch.query import parse_query, query_text
+
+if TYPE_CHECKING:
+    from ..config.edit import ConfigEditor
+
 from .common import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, local, local_since, open_db, since_arg
 from .feeds import cmd_feeds
 from .output import clip, pad
@@ -87,7 +90,7 @@ def cmd_feeds_add(config: Config, args: argparse.Namespace) -> int:
     if not _http_url(args.url):
         print(f"monitor: {args.url!r} is not an http(s) URL", file=sys.stderr)
         return EXIT_CONFIG
-    editor = ConfigEditor(_path(config))
+    editor = _editor(config)
     found = asyncio.run(_probe(config, args.url))
     if isinstance(found, str):
         print(f"monitor: {found}", file=sys.stderr)
@@ -140,7 +143,7 @@ def cmd_import_opml(config: Config, args: argparse.Namespace) -> int:
     except (OSError, opml.NotOpml) as e:
         print(f"monitor: {args.file}: {getattr(e, 'strerror', None) or e}", file=sys.stderr)
         return EXIT_CONFIG
-    editor = ConfigEditor(_path(config))
+    editor = _editor(config)
     have = {str(f.get("url")) for f in editor.section("feeds")}
     added = 0
     skipped = [f for f in feeds if not _http_url(f.url)]
@@ -179,7 +182,7 @@ def cmd_watches(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_watches_add(config: Config, args: argparse.Namespace) -> int:
-    editor = ConfigEditor(_path(config))
+    editor = _editor(config)
     if args.name in editor.names("watches"):
         print(f"monitor: a watch named {args.name!r} is already in {editor.path}", file=sys.stderr)
         return EXIT_FAILED
@@ -226,7 +229,7 @@ def _path(config: Config) -> Path:
 
 
 def _remove(config: Config, section: str, name: str, after: str) -> int:
-    editor = ConfigEditor(_path(config))
+    editor = _editor(config)
     what = {"feeds": "feed", "watches": "watch"}[section]
     if not editor.remove(section, name):
         print(f"monitor: no {what} named {name!r} in {editor.path} (known: {', '.join(editor.names(section))})",
@@ -297,3 +300,11 @@ def _lock_holder(lock: Path) -> int | None:
             return None  # nobody holds it: no daemon
     except OSError:
         return None
+
+
+def _editor(config: Config) -> ConfigEditor:
+    """ruamel.yaml is loaded by the commands that edit the config only, not by every process that
+    builds the parser (the daemon at rest held it for nothing)."""
+    from ..config.edit import ConfigEditor
+
+    return ConfigEditor(_path(config))

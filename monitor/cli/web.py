@@ -11,9 +11,6 @@ import sys
 from typing import Any
 
 from ..config import Config
-from ..web.app import create_app
-from ..web.auth import Policy, hash_password
-from ..web.server import serve
 from .common import EXIT_CONFIG, EXIT_FAILED, host_port, open_db
 
 log = logging.getLogger("monitor.web")
@@ -33,7 +30,14 @@ def register(command: Any) -> None:
     p.formatter_class = argparse.RawDescriptionHelpFormatter
 
 
+# The web stack (Starlette, uvicorn, sessions, forms) is imported by the commands that serve it
+# only: every command's module is loaded to build the parser, the daemon's included, and it held
+# about 10 MB of a daemon at rest that serves no web view.
+
+
 def cmd_web(config: Config, args: argparse.Namespace) -> int:
+    from ..web.auth import Policy
+
     if args.action == "hash-password":
         return _hash_password()
     host, port = args.http or host_port(config.web.listen)
@@ -51,6 +55,10 @@ def cmd_web(config: Config, args: argparse.Namespace) -> int:
 
 
 async def _serve(config: Config, db, host: str, port: int) -> int:
+    from ..web.app import create_app
+    from ..web.auth import Policy
+    from ..web.server import serve
+
     app = await asyncio.to_thread(create_app, config, db, host=host)
     served = await serve(app, host, port)
     stop = asyncio.Event()
@@ -67,6 +75,8 @@ async def _serve(config: Config, db, host: str, port: int) -> int:
 
 
 def _hash_password() -> int:
+    from ..web.auth import hash_password
+
     if sys.stdin.isatty():
         first = getpass.getpass("password: ")
         if first != getpass.getpass("again: "):

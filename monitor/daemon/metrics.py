@@ -4,9 +4,7 @@ database, not only the one scraped)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from typing import Any
 
 from ..store import Database, deliveries, feeds, stats
 
@@ -20,6 +18,8 @@ class _Queues:
         self.db = db
 
     def collect(self):
+        from prometheus_client.core import GaugeMetricFamily
+
         now = datetime.now(UTC)
         with self.db.session() as s:
             views = feeds.feed_views(s, active_only=True)
@@ -46,8 +46,29 @@ class _Queues:
         yield GaugeMetricFamily("monitor_items_stored", "Highest item id (items stored so far)", value=items)
 
 
+class _Off:
+    """Stands in for every metric of a daemon nobody can scrape: each call is a no-op."""
+
+    def __getattr__(self, name: str) -> Any:
+        return self
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self
+
+
 class Metrics:
-    def __init__(self, db: Database | None = None):
+    """``enabled=False`` (a daemon without ``--http``) keeps prometheus_client unimported: 12 MB
+    of a daemon at rest, for counters no one could read."""
+
+    def __init__(self, db: Database | None = None, *, enabled: bool = True):
+        self.enabled = enabled
+        if not enabled:
+            off: Any = _Off()
+            self.polls = self.errors = self.items = self.matches = self.duplicates = self.emails = off
+            self.tick_seconds = self.fetch_seconds = self.last_tick = self.reloads = off
+            return
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
         r = self.registry = CollectorRegistry()
         self.polls = Counter("monitor_feed_polls", "Feed polls by outcome", ["status"], registry=r)
         self.errors = Counter("monitor_feed_errors", "Feed polls that failed", registry=r)
@@ -82,4 +103,6 @@ class Metrics:
             self.emails.labels(r.kind, "sent" if r.ok else "failed").inc()
 
     def exposition(self) -> bytes:
+        from prometheus_client import generate_latest
+
         return generate_latest(self.registry)

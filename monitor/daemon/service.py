@@ -78,7 +78,7 @@ class Daemon:
         self.transport = transport_for(config)
         self.outbox_lock = asyncio.Lock()
         self.sends_stop = threading.Event()  # set at the grace deadline: no send starts, one in progress is cut
-        self.metrics = Metrics(self.db)
+        self.metrics = Metrics(self.db, enabled=http is not None)
         self.started = time.time()
         self.last_tick: float | None = None
         self._lock_file: IO[str] | None = None

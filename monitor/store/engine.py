@@ -8,13 +8,14 @@ that only read check the revision instead of migrating.
 from __future__ import annotations
 
 import fcntl
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -91,6 +92,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to ``revision``; safe to run at every start, and from several processes at
     once: they take turns (two daemons starting together on an empty PostgreSQL database both
     ran the migrations, and the second died on alembic_version's unique key)."""
+    if revision == "head" and current_revision(engine) == head_revision():
+        return  # the usual start: nothing to do, and Alembic (with Mako) stays unimported
     from alembic import command
 
     with _migration_lock(engine):
@@ -130,18 +133,27 @@ def downgrade(engine: Engine, revision: str) -> None:
 
 
 def current_revision(engine: Engine) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
+    """What Alembic's version table says, read without Alembic (it and Mako are 6 MB of a daemon
+    that only checks the schema at start)."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+
+
+_REVISION = re.compile(r"^(down_revision|revision)\s*=\s*['\"]?([\w-]+|None)['\"]?", re.MULTILINE)
 
 
 def head_revision() -> str:
-    from alembic.script import ScriptDirectory
-
-    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
-    assert head is not None, "no migrations found"
-    return head
+    """The newest revision among the migration scripts: the one no other script revises."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for script in migrations_dir().joinpath("versions").glob("*.py"):
+        for key, value in _REVISION.findall(script.read_text(encoding="utf-8")):
+            (revisions if key == "revision" else parents).add(value)
+    heads = revisions - parents
+    assert len(heads) == 1, f"the migrations have {len(heads)} heads: {sorted(heads)}"
+    return heads.pop()
 
 
 def describe(e: BaseException) -> str:

@@ -29,6 +29,28 @@ def test_upgrade_creates_schema_matching_models(db_url):
     engine.dispose()
 
 
+def test_the_revisions_read_without_alembic_agree_with_alembic(db_url):
+    from alembic.script import ScriptDirectory
+
+    from monitor.store.engine import _alembic_config
+
+    assert head_revision() == ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    engine = make_engine(db_url)
+    assert current_revision(engine) is None  # nothing yet, not even the version table
+    for target in ("0003", "head", "0005"):
+        if target == "0005":
+            downgrade(engine, target)
+        else:
+            upgrade(engine, target)
+        with engine.connect() as conn:
+            assert current_revision(engine) == MigrationContext.configure(conn).get_current_revision()
+    assert current_revision(engine) == "0005"
+    upgrade(engine)  # behind the head: Alembic runs
+    assert current_revision(engine) == head_revision()
+    downgrade(engine, "base")
+    engine.dispose()
+
+
 def _not_search(name, kind, _parent) -> bool:
     """The search index is SQL of its own (an FTS5 table, pg_trgm indexes), not a model."""
     return not (name or "").startswith(("item_search", "ix_item_search"))
