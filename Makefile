@@ -27,7 +27,13 @@ lint: setup
 	$(BIN)/ruff check monitor tests bench
 	$(BIN)/mypy
 
-bench: setup
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	$(BIN)/python bench/run.py
 
 # The interface's words: extract the message ids, merge them into the Chinese catalogue, compile.
