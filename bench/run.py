@@ -1,5 +1,6 @@
-"""`make bench`: run every benchmark in turn; each prints its own figures."""
-import runpy
+"""`make bench`: run every benchmark in turn, each in a process of its own (one bench's heap must
+not slow the next one's collector or count in its memory figures); each prints its own figures."""
+import subprocess
 import sys
 from pathlib import Path
 
@@ -8,7 +9,10 @@ BENCHES = ["poll_bench.py", "match_bench.py", "dedupe_bench.py", "dedupe_order.p
            "selector_bench.py"]
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(HERE))
+    failed = []
     for name in sys.argv[1:] or BENCHES:
         print(f"== {name}", flush=True)
-        runpy.run_path(str(HERE / name), run_name="__main__")
+        if subprocess.run([sys.executable, str(HERE / name)], cwd=HERE.parent).returncode != 0:
+            failed.append(name)
+    if failed:
+        sys.exit(f"benchmarks failed: {', '.join(failed)}")

@@ -31,6 +31,7 @@ from .workers import TextWork, Workers
 
 log = logging.getLogger("monitor.poll")
 Status = Literal["ok", "not_modified", "error", "skipped"]
+IN_FLIGHT_PER_FETCH = 2  # feeds fetched or waiting to be stored, per allowed concurrent fetch
 STORE_CHUNK = 1000  # entries per transaction: a giant feed's chunks interleave with other feeds' stores
 
 
@@ -101,8 +102,14 @@ async def _poll(config: Config, db: Database, workers: Workers, *, owner: str, n
     run = Run(config, db, fetcher, processor, workers, {s.name: s.source for s in specs},
               {s.name: s.page for s in specs if s.page is not None})
 
+    # Feeds between their fetch and the end of their store hold their entries and text work; the
+    # writer is the slowest stage of a cold poll, so without a bound every feed of a large poll was
+    # fetched, parsed and waiting at once (a 1,000-feed cold poll peaked at 895 MB).
+    in_flight = asyncio.Semaphore(IN_FLIGHT_PER_FETCH * config.fetch.concurrency)
+
     async def one(claim: Claimed) -> None:
-        result = await poll_feed(run, claim)
+        async with in_flight:
+            result = await poll_feed(run, claim)
         done.add(claim.id)
         results.append(result)
         if on_result:

@@ -217,7 +217,8 @@ class Matcher:
         extra = searched_for if searched_for and searched_for not in names and self._allows(doc, searched_for) else None
         if not names and extra is None:
             return []
-        spans = _SpanFinder(self, doc)
+        shown = [*names, extra] if extra is not None else names
+        spans = _SpanFinder(self, doc, {pid for n in shown for _, pid, _ in self._positives[n]})
         out = [WatchResult(n, True, spans.hits_for(self._positives[n])) for n in names]
         if extra is not None:
             out.append(WatchResult(extra, True, spans.hits_for(self._positives[extra]), via="search"))
@@ -244,7 +245,9 @@ class Matcher:
 class _SpanFinder:
     """Runs the automaton over each field's mapped match form once, then answers per watch."""
 
-    def __init__(self, matcher: Matcher, doc: Doc):
+    def __init__(self, matcher: Matcher, doc: Doc, wanted: set[int] | None = None):
+        """``wanted``: the patterns whose spans will be asked for (the matched watches' terms);
+        None for all of them."""
         self.spans: dict[str, dict[int, list[tuple[int, int]]]] = {}
         self._hits: dict[tuple[str, int, tuple[str, ...]], list[Hit]] = {}  # shared by the watches
         self._present: set[int] = set()
@@ -260,6 +263,8 @@ class _SpanFinder:
             # Each occurrence is checked for its own boundaries: "AI" elsewhere in a text does
             # not make the "ai" inside "said" a highlight.
             for end, pid in matcher._automaton.iter(text):
+                if wanted is not None and pid not in wanted:
+                    continue
                 got = per.get(pid)
                 if got is not None and len(got) >= MAX_SPANS_PER_TERM:
                     continue

@@ -309,3 +309,33 @@ def test_a_page_without_a_feed_is_polled_by_its_selectors(make_config, feed_serv
     with db.session() as s:
         urls = set(s.scalars(select(Item.url).where(Item.feed_id == feed_row(db, "通知公告").id)))
     assert urls == {feed_server.url("/tzgg/1.html"), feed_server.url("/tzgg/2.html")}
+
+
+def test_feeds_waiting_for_the_writer_are_bounded(make_config, feed_server, monkeypatch):
+    """With the writer stuck on the first feed, no more than IN_FLIGHT_PER_FETCH x concurrency feeds
+    are fetched: the rest wait for a slot instead of all sitting parsed in memory."""
+    import threading
+
+    from monitor.pipeline import poll as poll_module
+
+    for i in range(8):
+        feed_server.routes[f"/f{i}.xml"] = Response(200, rss([(f"g{i}", f"新市民金融服务第{i}期")]))
+    config, db = setup(make_config, [{"name": f"f{i}", "url": feed_server.url(f"/f{i}.xml")} for i in range(8)],
+                       concurrency=1)
+    release, store = threading.Event(), poll_module._store
+    seen_while_stuck: list[int] = []
+
+    def stuck_store(*args, **kw):
+        if not release.is_set():
+            # Give the event loop time to fetch everything it would; then count what it fetched.
+            release.wait(1.5)
+            seen_while_stuck.append(len(feed_server.log))
+            release.set()
+        return store(*args, **kw)
+
+    monkeypatch.setattr(poll_module, "_store", stuck_store)
+    results = run_poll(config, db)
+    assert all(r.status == "ok" for r in results.values()) and len(results) == 8
+    assert seen_while_stuck == [poll_module.IN_FLIGHT_PER_FETCH * 1]
+    assert len(feed_server.log) == 8
+    db.dispose()
