@@ -60,16 +60,26 @@ def article(n: int, i: int) -> tuple[str, str]:
     return title, body + f"。{w}方面，机构表示将加大对{w2}的支持。"
 
 
+STARTED = time.time()
+
+
 @lru_cache(maxsize=4096)
-def feed(n: int, items: int, first: int = 0) -> bytes:
+def feed(n: int, items: int, first: int = 0, rotate: float = 0.0) -> bytes:
+    """Items first..first+items-1. Dated as news, not back catalogue: with ``rotate``, item i
+    appeared at i * rotate seconds since the epoch (the newest one now); without, the items are
+    a minute apart ending when the server started."""
+    from email.utils import formatdate
+    from html import escape
+
     entries = []
     for i in range(first, first + items):
         title, body = article(n, i)
+        when = i * rotate if rotate else STARTED - (first + items - i) * 60
         entries.append(
-            f"<item><title>{title}</title>"
+            f"<item><title>{escape(title)}</title>"
             f"<link>http://127.0.0.1/news/{n}/{i}.html?utm_source=rss</link><guid>feed{n}-item{i}</guid>"
-            f"<description>&lt;p&gt;{body}&lt;/p&gt;</description>"
-            f"<pubDate>Mon, 16 Nov 2026 08:{i % 60:02d}:00 +0800</pubDate></item>"
+            f"<description>{escape('<p>' + escape(body) + '</p>')}</description>"
+            f"<pubDate>{formatdate(when)}</pubDate></item>"
         )
     return (
         '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
@@ -84,8 +94,8 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ite
             path = head.split(b" ", 2)[1].decode()
             try:
                 n = int(path.rsplit("/", 1)[1].split(".")[0])
-                first = int(time.monotonic() / rotate) % 100_000 if rotate else 0
-                body, status = feed(n, items, first), b"200 OK"
+                first = int(time.time() / rotate) - items + 1 if rotate else 0  # the newest item is now's
+                body, status = feed(n, items, first, rotate), b"200 OK"
             except (ValueError, IndexError):
                 body, status = b"not found", b"404 Not Found"
             writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Type: application/rss+xml; charset=utf-8\r\n"
