@@ -113,6 +113,7 @@ class Outcome:
     decision: Decision
     fingerprints: tuple[int, ...]  # hashes to index for it
     sketch: bytes = b""  # its prepared form (fingerprint.pack), read back when it is a candidate
+    shared: tuple[int, ...] = ()  # a copy's hashes its story has: indexed only if a reader unlinks it
 
 
 class Deduper:
@@ -212,27 +213,29 @@ class Deduper:
             for a, p in zip(chunk, prepared, strict=True):
                 decision = self.check(lookup, a.title, a.body, prepared=p, before=a.id, body_hash=a.content_hash,
                                       url=a.url, published=a.published)
-                hashes = self._to_index(lookup, p, decision)
+                hashes, shared = self._to_index(lookup, p, decision)
                 sketch = pack(p)
                 lookup.add(a.id, a.title, a.body, a.content_hash, hashes, decision.duplicate_of, a.url, a.published,
                            sketch)
                 self._remember(a.id, a.title, p)
-                out.append(Outcome(a.id, decision, hashes, sketch))
+                out.append(Outcome(a.id, decision, hashes, sketch, shared))
         return out
 
     @staticmethod
-    def _to_index(lookup: Lookup, p: Prepared, decision: Decision) -> tuple[int, ...]:
+    def _to_index(lookup: Lookup, p: Prepared, decision: Decision) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """The hashes an article adds to the index: not the saturated ones, and for a copy not
         those its story already has. A copy's passages find the story through the article they
         came from; indexed again they would only lengthen the postings every later check of that
         story reads (a story reprinted 60 times made its checks the slowest in the store)."""
         own = dict.fromkeys(h for h in to_signed(p.anchors) + to_signed(p.title_keys) if h not in decision.saturated)
+        shared: dict[int, None] = {}
         if decision.is_duplicate and own:
             story = {decision.matched, decision.duplicate_of}
             for h, item_id in lookup.postings(list(own)):
-                if item_id in story:
-                    own.pop(h, None)
-        return tuple(own)
+                if item_id in story and h in own:
+                    del own[h]
+                    shared[h] = None
+        return tuple(own), tuple(shared)
 
     # -- stored articles, prepared once ----------------------------------------------------
 

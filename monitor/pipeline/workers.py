@@ -31,6 +31,7 @@ from ..text.normalize import content_hash, match_form
 T = TypeVar("T")
 POOL_FROM_FEEDS = 4  # polls of fewer feeds parse on a thread: starting processes costs more
 INLINE_BELOW = 256 * 1024  # bytes; a larger body always goes to a process
+TEXT_WORK_MAX = 200  # new entries of one feed: more are prepared by the writer, as they are stored
 
 
 class Workers:
@@ -72,7 +73,11 @@ class Workers:
         """In a poll of several feeds, new entries' text is folded and fingerprinted in the pool,
         beside the parsing, instead of on the writer thread that stores them (the one thread
         every feed waits for). None when there is no pool: the writer does it as before."""
-        if not self.pooled or not entries:
+        # A feed with more new entries than TEXT_WORK_MAX (a giant feed, a first poll of a big
+        # archive) is left to the writer, chunk by chunk: its whole text work at once would be held
+        # in memory until stored, and unpickled in one go with the GIL held (it stalled the event
+        # loop for 1.5 s in tests/integration/test_hostile.py).
+        if not self.pooled or not entries or len(entries) > TEXT_WORK_MAX:
             return None
         try:
             return await asyncio.get_running_loop().run_in_executor(self._processes(), text_work, list(entries))

@@ -151,16 +151,18 @@ class SqlLookup:
 def save_outcomes(session: Session, outcomes: Sequence[Outcome], now: datetime | None = None) -> int:
     """Index the decided articles and record their duplicate links; returns how many were duplicates."""
     now = now or datetime.now(UTC)
-    rows = [(h, o.item_id) for o in outcomes for h in o.fingerprints]
+    links = {o.item_id: {"item_id": o.item_id, "duplicate_of_id": o.decision.duplicate_of,
+                         "similarity": float(o.decision.similarity), "method": o.decision.method, "decided_at": now}
+             for o in outcomes if o.decision.is_duplicate}
+    _apply_readers(session, links, [o.item_id for o in outcomes], now)
+    # A copy a reader unlinked is an original after all: it indexes what it shares with the story too.
+    rows = [(h, o.item_id) for o in outcomes
+            for h in (o.fingerprints if o.item_id in links else o.fingerprints + o.shared)]
     if rows:
         _driver_sql(session, "INSERT INTO fingerprints (hash, item_id) VALUES ({}, {})", rows)
     sketches = [(o.item_id, o.sketch) for o in outcomes if o.sketch]
     if sketches:
         _driver_sql(session, "INSERT INTO sketches (item_id, data) VALUES ({}, {})", sketches)
-    links = {o.item_id: {"item_id": o.item_id, "duplicate_of_id": o.decision.duplicate_of,
-                         "similarity": float(o.decision.similarity), "method": o.decision.method, "decided_at": now}
-             for o in outcomes if o.decision.is_duplicate}
-    _apply_readers(session, links, [o.item_id for o in outcomes], now)
     if links:
         session.execute(insert(Duplicate), list(links.values()))
     return len(links)
@@ -188,4 +190,8 @@ def forget(session: Session, item_ids: Sequence[int]) -> None:
 
 
 def is_indexed(session: Session, item_id: int) -> bool:
+    """Decided already: it has a sketch (every article decided since 0006; a copy of its story
+    may index no fingerprint at all) or fingerprint rows (one decided before)."""
+    if session.scalar(select(Sketch.item_id).where(Sketch.item_id == item_id)) is not None:
+        return True
     return session.scalar(select(Fingerprint.item_id).where(Fingerprint.item_id == item_id).limit(1)) is not None

@@ -212,3 +212,15 @@ def test_an_article_without_a_sketch_is_prepared_from_its_text():
     look2.add(1, "城商行推出新市民信用贷", WIRE, content_hash(WIRE), to_signed(p.anchors), None)
     out = decide(Deduper(), look2, article(2, "城商行推出新市民信用贷", WIRE[:-20]))[2]
     assert out.decision.duplicate_of == 1
+
+
+def test_a_copy_indexes_only_what_its_story_lacks():
+    d, look = Deduper(), MemoryLookup()
+    first = decide(d, look, article(1, "城商行推出新市民信用贷", WIRE))[1]
+    copy = decide(d, look, article(2, "城商行推出新市民信用贷", WIRE + "\n" + OTHER))[2]
+    assert copy.decision.duplicate_of == 1
+    assert set(copy.shared) <= set(first.fingerprints) and copy.shared  # the story's passages: not again
+    assert copy.fingerprints and not set(copy.fingerprints) & set(first.fingerprints)  # its own paragraph: yes
+    # The next copy still finds the story, through the first article's rows.
+    third = decide(d, look, article(3, "全球热点!城商行推出新市民信用贷", WIRE[:-10]))[3]
+    assert third.decision.duplicate_of == 1

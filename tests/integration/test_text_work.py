@@ -63,3 +63,14 @@ def test_primed_forms_and_hashes_answer_only_inside_the_block():
     assert match_form(text) == "消费金融" * 30
     assert content_hash(text) != "HASH"
     assert getattr(normalize._primed, "forms", None) is None
+
+
+def test_a_feed_with_more_new_entries_than_the_cap_is_left_to_the_writer():
+    from monitor.pipeline.workers import TEXT_WORK_MAX
+
+    workers = Workers(processes=2)
+    workers.expect(10)
+    many = entries() * (TEXT_WORK_MAX // 3 + 1)
+    assert len(many) > TEXT_WORK_MAX
+    assert asyncio.run(workers.text_work(many)) is None
+    assert workers._pool is None  # not even started for it
