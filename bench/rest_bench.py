@@ -14,17 +14,11 @@ import time
 from pathlib import Path
 
 import yaml
+from soak_bench import rss_mb  # bench/ is on the path: this file runs as a script beside it
 
 HERE = Path(__file__).resolve().parent
 RUNS = int(os.environ.get("BENCH_RUNS", 3))
 CARD = "import apscheduler, httpx, feedparser, sqlalchemy, jinja2"
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def libraries_alone() -> float:
