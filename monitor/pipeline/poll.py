@@ -27,7 +27,7 @@ from ..store import Database, describe, feeds, items
 from ..store.feeds import Claimed, PollOutcome
 from ..text.normalize import primed
 from .process import Processor
-from .workers import TextWork, Workers
+from .workers import TEXT_WORK_MAX, TextWork, Workers
 
 log = logging.getLogger("monitor.poll")
 Status = Literal["ok", "not_modified", "error", "skipped"]
@@ -172,7 +172,7 @@ async def poll_feed(run: Run, claim: Claimed) -> FeedResult:
         if claim.full_text and entries:
             entries = await _full_text_for_new(db, fetcher, claim, entries, workers)
         work = await workers.text_work(await workers.db(_unknown, db, claim.id, entries)) if (
-            entries and workers.pooled) else None
+            entries and workers.pooled and len(entries) <= TEXT_WORK_MAX) else None
         chunks = [entries[i:i + STORE_CHUNK] for i in range(0, len(entries), STORE_CHUNK)] or [[]]
         for chunk in chunks[:-1]:
             await workers.db(_store, db, claim, chunk, now, processor, result, None, config, work)
