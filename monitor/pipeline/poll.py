@@ -104,7 +104,7 @@ async def _poll(config: Config, db: Database, workers: Workers, *, owner: str, n
 
     # Feeds between their fetch and the end of their store hold their entries and text work; the
     # writer is the slowest stage of a cold poll, so without a bound every feed of a large poll was
-    # fetched, parsed and waiting at once (a 1,000-feed cold poll peaked at 895 MB).
+    # fetched, parsed and waiting at once (the bench process of a 1,000-feed cold poll peaked at 895 MB).
     in_flight = asyncio.Semaphore(IN_FLIGHT_PER_FETCH * config.fetch.concurrency)
 
     async def one(claim: Claimed) -> None:
