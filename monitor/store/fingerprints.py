@@ -15,19 +15,21 @@ from .chunks import chunked
 from .models import Duplicate, Fingerprint, Item, Sketch
 
 
-def _driver_sql(session: Session, sql: str, params: tuple | list):
+def _native(session: Session, sql: str) -> str:
     """``{}`` placeholders in the driver's own style (sqlite3: ?, psycopg: %s)."""
-    mark = "?" if session.get_bind().dialect.paramstyle == "qmark" else "%s"
-    return session.connection().exec_driver_sql(sql.replace("{}", mark), params)
+    return sql.replace("{}", "?" if session.get_bind().dialect.paramstyle == "qmark" else "%s")
+
+
+def _driver_sql(session: Session, sql: str, params: tuple | list):
+    return session.connection().exec_driver_sql(_native(session, sql), params)
 
 
 def _rows(session: Session, sql: str, params: tuple | list = ()) -> list[tuple]:
     """Plain tuples from the driver's own cursor: the hot look-ups of every stored article skip
     the result objects, which cost more than the query itself."""
-    mark = "?" if session.get_bind().dialect.paramstyle == "qmark" else "%s"
     cursor = session.connection().connection.cursor()
     try:
-        cursor.execute(sql.replace("{}", mark), params)
+        cursor.execute(_native(session, sql), params)
         return list(cursor.fetchall())
     finally:
         cursor.close()
