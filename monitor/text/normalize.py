@@ -24,7 +24,7 @@ def _t2s() -> opencc.OpenCC:
 
 
 def to_simplified(text: str) -> str:
-    return _t2s().convert(text)
+    return text if text.isascii() else _t2s().convert(text)  # isascii() reads a flag: free
 
 
 @lru_cache(maxsize=1)
@@ -36,7 +36,7 @@ def to_mainland(text: str) -> str:
     """Traditional script to simplified with Taiwan's vocabulary folded too (軟體 → 软件, 宣告 →
     声明): OpenCC's t2s converts characters only, and a Taiwan-style reprint kept its words. Used
     for the dedupe form, where both sides of a comparison are folded alike."""
-    return _regional().convert(text)
+    return text if text.isascii() else _regional().convert(text)
 
 
 def squash(text: str) -> str:
@@ -101,36 +101,41 @@ _TABLE = _CharTable()
 # look-up per character (19 µs instead of 44 for 500 characters of a seed article). A character the table deletes or
 # expands is marked _SPECIAL, and such a text takes str.translate.
 _SPECIAL = np.uint32(0xFFFFFFFF)
-_ARRAY = np.zeros(0x10000, dtype=np.uint32)
-_FILLED = np.zeros(0x100, dtype=bool)
+_UNFILLED = np.uint32(0xFFFFFFFE)  # both above any code point: one max() tells "neither" apart
+_ARRAY = np.full(0x10000, _UNFILLED, dtype=np.uint32)
 _ARRAY_FROM = 64  # characters: a shorter text is folded faster by str.translate
 
 
-def _fill(block: int) -> None:
-    for code in range(block << 8, (block + 1) << 8):
-        out = _TABLE[code]
-        _ARRAY[code] = out if isinstance(out, int) else ord(out) if isinstance(out, str) and len(out) == 1 else _SPECIAL
-    _FILLED[block] = True
+def _fill(codes: np.ndarray) -> None:
+    """Fill the 256-code-point blocks of the table that ``codes`` touch and are not filled yet."""
+    for block in np.unique(codes[_ARRAY.take(codes) == _UNFILLED] >> 8).tolist():
+        for code in range(block << 8, (block + 1) << 8):
+            out = _TABLE[code]
+            _ARRAY[code] = (out if isinstance(out, int) else ord(out) if isinstance(out, str) and len(out) == 1
+                            else _SPECIAL)
 
 
 def fold(text: str) -> str:
     """``text.translate(_TABLE)``: per character NFKC, case-fold, punctuation variants."""
-    if len(text) < _ARRAY_FROM:
-        return text.translate(_TABLE)
-    try:
-        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-    except UnicodeEncodeError:  # a lone surrogate
-        return text.translate(_TABLE)
-    if codes.max() > 0xFFFF:
-        return text.translate(_TABLE)
-    blocks = codes >> 8
-    if not _FILLED[blocks].all():
-        for block in np.unique(blocks[~_FILLED[blocks]]).tolist():
-            _fill(block)
-    out = _ARRAY[codes]
-    if (out == _SPECIAL).any():
-        return text.translate(_TABLE)
-    return out.tobytes().decode("utf-32-le")
+    return _fold(text)[0]
+
+
+def _fold(text: str) -> tuple[str, bool]:
+    """fold(text), and whether every character became exactly one (so positions carry over)."""
+    if len(text) >= _ARRAY_FROM:
+        try:
+            codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        except UnicodeEncodeError:  # a lone surrogate
+            codes = None
+        if codes is not None and codes.max() <= 0xFFFF:
+            out = _ARRAY.take(codes)
+            if out.max() == _UNFILLED:  # (a text with a special character takes translate anyway)
+                _fill(codes)
+                out = _ARRAY.take(codes)
+            if out.max() < _UNFILLED:
+                return out.tobytes().decode("utf-32-le"), True
+    folded = text.translate(_TABLE)  # also fills _IRREGULAR for every character of text
+    return folded, _IRREGULAR.isdisjoint(text)
 
 
 _WORD = frozenset(c for lo, hi in (("0", "9"), ("a", "z"), ("\u00c0", "\u024f"), ("\u0370", "\u03ff"),
@@ -179,37 +184,72 @@ def primed(forms: Mapping[str, str], hashes: Mapping[str, str]) -> Iterator[None
 def match_form_with_map(text: str) -> tuple[str, Sequence[int]]:
     """match_form(text) and, per character of it, the index of the original character it came from.
     Used only for items that matched, to place highlights."""
-    s1 = fold(text)  # also fills the table, and _IRREGULAR, for every character of text
-    origin: Sequence[int]
-    if _IRREGULAR.isdisjoint(text):
-        origin = range(len(text))  # the common case: every character maps to one character
-    else:
-        origin = []
-        for i, ch in enumerate(text):
-            origin.extend([i] * len(ch.translate(_TABLE)))
+    s1, one_to_one = _fold(text)
+    # The common case: every character maps to one character.
+    origin = range(len(text)) if one_to_one else _fold_origin(text)
     s2 = to_simplified(s1)
     if len(s2) != len(s1):  # OpenCC rewrote a phrase to another length: align the two strings
         origin = _align(s1, s2, origin)
     if " " not in s2:
         return s2, origin
-    s3, origin = _sub_with_map(_WS_RUN, " ", s2, origin)
-    return _sub_with_map(_WS_DROP, "", s3, origin)
+    s3, kept = _spaces_kept(s2)
+    return s3, kept if isinstance(origin, range) else [origin[i] for i in kept]
 
 
-def _sub_with_map(regex: re.Pattern, repl: str, s: str, origin: Sequence[int]) -> tuple[str, list[int]]:
-    out: list[str] = []
-    out_origin: list[int] = []
+def match_origin(text: str, form: str) -> Sequence[int]:
+    """``match_form_with_map(text)[1]`` for ``form == match_form(text)``, mostly without OpenCC:
+    when every character folds to one and OpenCC kept the length, the only moves are the dropped
+    spaces, and they are where the folded text has them (OpenCC rewrites Chinese only, never a
+    space or a Latin letter). A length that does not come out so means OpenCC rewrote a phrase to
+    another length: then the map is made the long way."""
+    s1, one_to_one = _fold(text)
+    origin = range(len(text)) if one_to_one else _fold_origin(text)
+    if " " not in s1:
+        if len(s1) == len(form):
+            return origin
+    else:
+        _, kept = _spaces_kept(s1)
+        if len(kept) == len(form):
+            return kept if one_to_one else [origin[i] for i in kept]
+    return match_form_with_map(text)[1]
+
+
+def _fold_origin(text: str) -> list[int]:
+    """Per character of fold(text), the index of the character it came from, for a text with
+    characters the table deletes or expands ("…" is "...", a zero-width space nothing). Such
+    characters are few: the runs between them are copied whole."""
+    marks = sorted(i for ch in _IRREGULAR.intersection(text) for i in _positions(text, ch))
+    origin: list[int] = []
     last = 0
-    for m in regex.finditer(s):
-        out.append(s[last:m.start()])
-        out_origin.extend(origin[last:m.start()])
-        if repl:
-            out.append(repl)
-            out_origin.extend([origin[m.start()]] * len(repl))
-        last = m.end()
-    out.append(s[last:])
-    out_origin.extend(origin[last:])
-    return "".join(out), out_origin
+    for i in marks:
+        origin.extend(range(last, i))
+        origin.extend([i] * len(text[i].translate(_TABLE)))
+        last = i + 1
+    origin.extend(range(last, len(text)))
+    return origin
+
+
+def _positions(text: str, ch: str) -> Iterator[int]:
+    at = text.find(ch)
+    while at >= 0:
+        yield at
+        at = text.find(ch, at + 1)
+
+
+def _spaces_kept(s: str) -> tuple[str, list[int]]:
+    """``_spaces(s)`` and, per character of it, its index in ``s``."""
+    out: list[str] = []
+    kept: list[int] = []
+    at = 0
+    for p in s.split(" "):
+        if p:
+            if out and out[-1][-1] in _WORD and p[0] in _WORD:
+                out.append(" ")
+                kept.append(at - 1)
+            out.append(p)
+            kept.extend(range(at, at + len(p)))
+        at += len(p) + 1
+    return "".join(out), kept
 
 
 def _align(a: str, b: str, origin: Sequence[int]) -> list[int]:

@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from monitor.text import normalize
-from monitor.text.normalize import _TABLE, _WS_DROP, _WS_RUN, match_form, match_form_with_map, to_simplified
+from monitor.text.normalize import (
+    _TABLE,
+    _WS_DROP,
+    _WS_RUN,
+    match_form,
+    match_form_with_map,
+    match_origin,
+    to_simplified,
+)
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 
@@ -44,6 +52,8 @@ def test_random_mixtures_fold_as_before(seed):
         assert len(origin) == len(folded)
         assert all(0 <= i < len(text) for i in origin)
         assert list(origin) == sorted(origin)
+        # The short cut that skips OpenCC places every character where the long way does.
+        assert list(match_origin(text, folded)) == list(origin), repr(text)
 
 
 def test_long_text_with_a_special_character_takes_the_slow_path_and_agrees():

@@ -2,6 +2,7 @@
 that agrees with a naive reference evaluator on random inputs."""
 from __future__ import annotations
 
+import random
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -257,3 +258,20 @@ def test_a_term_named_twice_is_highlighted_once():
     m = Matcher([("w", parse_query("新市民 OR title:新市民"))])
     [result] = m.match(Doc(title="服务新市民", content=""))
     assert [(h.field, h.start, h.end) for h in result.hits] == [("title", 2, 5)]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_highlights_cover_the_term_in_the_original_text(seed):
+    """Wherever folding moved characters (an ellipsis becomes three dots, a zero-width space
+    goes, spaces between Chinese words go, traditional script is converted), a highlight covers
+    exactly the original characters of the term."""
+    rng = random.Random(seed)
+    terms = ["新市民", "消费金融", "普惠金融", "AI", "LPR"]
+    noise = ["……", "\u200b", " ", "  ", "，", "ﬁ", "Ａ", "銀行", "乾隆", "said", "\n", "。"]
+    m = Matcher([(t, parse_query(t)) for t in terms])
+    for _ in range(200):
+        parts = [rng.choice(noise + ["消費金融", "新市民", "普惠 金融", "AI", "ＬＰＲ"]) for _ in range(rng.randint(1, 30))]
+        doc = Doc(title="", content="".join(parts))
+        for result in m.match(doc):
+            for hit in result.hits:
+                assert match_form(doc.content[hit.start:hit.end]) == match_form(hit.term), (doc.content, hit)
