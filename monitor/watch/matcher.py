@@ -138,6 +138,7 @@ class Matcher:
                                      for t in _positive_terms(tree) if t in self._term_pattern))
             for name, tree in self.watches
         }
+        self._pids = {name: frozenset(pid for _, pid, _ in keys) for name, keys in self._positives.items()}
         # Built from our own tree (integers and operators only), never from query text.
         self._compiled = [eval(f"lambda T, X, S: {self._compile(tree)}") for _, tree in self.watches]
         self._vetoes = [eval(f"lambda T, X, S: {self._compile(tree, positives_hold=True)}")
@@ -245,7 +246,7 @@ class Matcher:
         if not names and extra is None:
             return []
         shown = [*names, extra] if extra is not None else names
-        spans = _SpanFinder(self, doc, scan, {pid for n in shown for _, pid, _ in self._positives[n]})
+        spans = _SpanFinder(self, doc, scan, frozenset().union(*(self._pids[n] for n in shown)))
         out = [WatchResult(n, True, spans.hits_for(self._positives[n])) for n in names]
         if extra is not None:
             out.append(WatchResult(extra, True, spans.hits_for(self._positives[extra]), via="search"))
@@ -271,7 +272,7 @@ class Matcher:
 class _SpanFinder:
     """Places the scan's hits on each field's original text once, then answers per watch."""
 
-    def __init__(self, matcher: Matcher, doc: Doc, scan: _Scan, wanted: set[int] | None = None):
+    def __init__(self, matcher: Matcher, doc: Doc, scan: _Scan, wanted: frozenset[int] | None = None):
         """``wanted``: the patterns whose spans will be asked for (the matched watches' terms);
         None for all of them."""
         self.spans: dict[str, dict[int, list[tuple[int, int]]]] = {}
@@ -286,10 +287,11 @@ class _SpanFinder:
     def hits_for(self, positives: list[tuple[str, int, tuple[str, ...]]]) -> list[Hit]:
         hits: list[Hit] = []
         contributed = 0
+        present, cache = self._present, self._hits
         for key in positives:
-            if key[1] not in self._present:
+            if key[1] not in present:
                 continue
-            got = self._hits.get(key)
+            got = cache.get(key)
             if got is None:
                 text, pid, fields = key
                 got = [Hit(text, f, s, e) for f in fields for s, e in self.spans.get(f, {}).get(pid, ())]

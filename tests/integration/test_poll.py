@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -338,4 +339,43 @@ def test_feeds_waiting_for_the_writer_are_bounded(make_config, feed_server, monk
     assert all(r.status == "ok" for r in results.values()) and len(results) == 8
     assert seen_while_stuck == [poll_module.IN_FLIGHT_PER_FETCH * 1]
     assert len(feed_server.log) == 8
+    db.dispose()
+
+
+def test_feeds_past_their_fetch_are_bounded_by_the_processing_slots(make_config, feed_server, monkeypatch):
+    """Fetches go on while the writer is stuck, but only as many feeds as there are processing
+    slots are parsed: the others wait as fetched bytes, not as entries with their text work."""
+    import threading
+
+    from monitor.pipeline import poll as poll_module
+    from monitor.pipeline.workers import Workers
+
+    for i in range(12):
+        feed_server.routes[f"/p{i}.xml"] = Response(200, rss([(f"p{i}", f"普惠金融第{i}期")]))
+    config, db = setup(make_config, [{"name": f"p{i}", "url": feed_server.url(f"/p{i}.xml")} for i in range(12)],
+                       concurrency=12)
+    monkeypatch.setattr(poll_module, "PROCESSING_PER_PROCESS", 1)
+    monkeypatch.setattr(poll_module, "PROCESSING_EXTRA", 1)
+    release, store, parse = threading.Event(), poll_module._store, Workers.parse
+    parsed: list[str] = []
+    seen_while_stuck: list[tuple[int, int]] = []
+
+    async def counting_parse(self, body, **kw):
+        parsed.append(kw.get("base_url") or "")
+        return await parse(self, body, **kw)
+
+    def stuck_store(*args, **kw):
+        if not release.is_set():
+            release.wait(1.5)
+            seen_while_stuck.append((len(feed_server.log), len(parsed)))
+            release.set()
+        return store(*args, **kw)
+
+    monkeypatch.setattr(Workers, "parse", counting_parse)
+    monkeypatch.setattr(poll_module, "_store", stuck_store)
+    results = run_poll(config, db)
+    assert all(r.status == "ok" for r in results.values()) and len(results) == 12
+    slots = 1 * (os.cpu_count() or 1) + 1
+    assert seen_while_stuck == [(12, slots)]  # every feed fetched, only the slots' feeds parsed
+    assert len(parsed) == 12
     db.dispose()
