@@ -1,6 +1,7 @@
 """A fast loopback feed server for benchmarks, in its own process so it does not share the
 measured process's GIL. Serves /feed/N.xml: an RSS feed of ITEMS items, stable per N; with ROTATE seconds, the window of
-items moves on by one every ROTATE seconds (a feed that publishes), for the soak benchmark.
+items moves on by one every ROTATE seconds (a feed that publishes), for the soak benchmark. Each
+answer carries an ETag, and a request whose If-None-Match names the current one gets a 304.
 
 usage: python bench/feed_server.py PORT_FILE [ITEMS [ROTATE]]
 """
@@ -92,14 +93,19 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ite
         while True:
             head = await reader.readuntil(b"\r\n\r\n")
             path = head.split(b" ", 2)[1].decode()
+            etag = b""
             try:
                 n = int(path.rsplit("/", 1)[1].split(".")[0])
                 first = int(time.time() / rotate) - items + 1 if rotate else 0  # the newest item is now's
+                etag = f'"{n}-{first}-{items}"'.encode()
                 body, status = feed(n, items, first, rotate), b"200 OK"
+                if b"\r\nif-none-match: " + etag + b"\r\n" in head.lower():
+                    body, status = b"", b"304 Not Modified"
             except (ValueError, IndexError):
                 body, status = b"not found", b"404 Not Found"
             writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Type: application/rss+xml; charset=utf-8\r\n"
-                         b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+                         + (b"ETag: " + etag + b"\r\n" if etag else b"")
+                         + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
             await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError):
         pass
