@@ -1,7 +1,8 @@
 """A fast loopback feed server for benchmarks, in its own process so it does not share the
 measured process's GIL. Serves /feed/N.xml: an RSS feed of ITEMS items, stable per N; with ROTATE seconds, the window of
-items moves on by one every ROTATE seconds (a feed that publishes), for the soak benchmark. Each
-answer carries an ETag, and a request whose If-None-Match names the current one gets a 304.
+items moves on by one every ROTATE seconds (a feed that publishes), for the soak benchmark. Under
+/etag/ (/etag/feed/N.xml) each answer carries an ETag, and a request whose If-None-Match names the
+current one gets a 304; elsewhere there are no validators (every poll gets the feed again).
 
 usage: python bench/feed_server.py PORT_FILE [ITEMS [ROTATE]]
 """
@@ -97,9 +98,9 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ite
             try:
                 n = int(path.rsplit("/", 1)[1].split(".")[0])
                 first = int(time.time() / rotate) - items + 1 if rotate else 0  # the newest item is now's
-                etag = f'"{n}-{first}-{items}"'.encode()
+                etag = f'"{n}-{first}-{items}"'.encode() if path.startswith("/etag/") else b""
                 body, status = feed(n, items, first, rotate), b"200 OK"
-                if b"\r\nif-none-match: " + etag + b"\r\n" in head.lower():
+                if etag and b"\r\nif-none-match: " + etag + b"\r\n" in head.lower():
                     body, status = b"", b"304 Not Modified"
             except (ValueError, IndexError):
                 body, status = b"not found", b"404 Not Found"

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
 from ..config import Config
 from ..errors import Failure, FailureKind
@@ -186,7 +186,7 @@ async def _process_feed(run: Run, claim: Claimed, fetched: FetchResult, now: dat
     outcome = _outcome(fetched, parsed, failure, now)
     try:
         if claim.full_text and entries:
-            entries = await _full_text_for_new(db, fetcher, claim, entries, workers)
+            entries = await _outside(run.processing, _full_text_for_new(db, fetcher, claim, entries, workers))
         work = await workers.text_work(await workers.db(_unknown, db, claim.id, entries)) if (
             entries and workers.pooled and len(entries) <= TEXT_WORK_MAX) else None
         chunks = [entries[i:i + STORE_CHUNK] for i in range(0, len(entries), STORE_CHUNK)] or [[]]
@@ -203,6 +203,22 @@ async def _process_feed(run: Run, claim: Claimed, fetched: FetchResult, now: dat
         result.status = "not_modified"
     result.warning = outcome.warning
     return result
+
+
+T = TypeVar("T")
+
+
+async def _outside(slot: asyncio.Semaphore | None, waiting: Awaitable[T]) -> T:
+    """Await ``waiting`` (article pages being fetched) with the feed's processing slot given up
+    meanwhile: a feed waiting on the network must not keep the other feeds from being parsed. (A
+    poll cancelled here may leave its own semaphore one over; the semaphore ends with the poll.)"""
+    if slot is None:
+        return await waiting
+    slot.release()
+    try:
+        return await waiting
+    finally:
+        await slot.acquire()
 
 
 async def _discover(run: Run, claim: Claimed, page: FetchResult, parsed: ParsedFeed,

@@ -379,3 +379,29 @@ def test_feeds_past_their_fetch_are_bounded_by_the_processing_slots(make_config,
     assert seen_while_stuck == [(12, slots)]  # every feed fetched, only the slots' feeds parsed
     assert len(parsed) == 12
     db.dispose()
+
+
+def test_a_feed_waiting_for_its_article_pages_gives_up_its_processing_slot(make_config, feed_server, monkeypatch):
+    """One slot, and a full-text feed whose article page takes 1.5 s: the other feeds are parsed
+    and stored while it waits, instead of queueing behind it."""
+    import asyncio as aio
+
+    from monitor.pipeline import poll as poll_module
+
+    feed_server.routes["/slow.xml"] = Response(200, rss([("s1", "新市民页面很慢")]).replace(
+        b"https://news.example.com/s1.html?utm_source=rss", feed_server.url("/page/slow.html").encode()))
+    feed_server.routes["/page/slow.html"] = Response(200, ARTICLE_PAGE.encode("gbk"),
+                                                     {"Content-Type": "text/html; charset=gbk"}, stall=1.5)
+    feeds = [{"name": "slow", "url": feed_server.url("/slow.xml"), "full_text": True}]
+    for i in range(5):
+        feed_server.routes[f"/q{i}.xml"] = Response(200, rss([(f"q{i}", f"消费金融第{i}期")]))
+        feeds.append({"name": f"q{i}", "url": feed_server.url(f"/q{i}.xml")})
+    config, db = setup(make_config, feeds, concurrency=6)
+    monkeypatch.setattr(poll_module, "PROCESSING_PER_PROCESS", 0)
+    monkeypatch.setattr(poll_module, "PROCESSING_EXTRA", 1)
+    order: list[str] = []
+    results = aio.run(poll_module.poll(config, db, owner="test", on_result=lambda r: order.append(r.feed)))
+    assert all(r.status == "ok" and r.new == 1 for r in results), results
+    assert order[-1] == "slow" and sorted(order[:-1]) == [f"q{i}" for i in range(5)]
+    assert feed_server.requests_to("/page/slow.html")
+    db.dispose()

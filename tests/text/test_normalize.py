@@ -56,6 +56,46 @@ def test_random_mixtures_fold_as_before(seed):
         assert list(match_origin(text, folded)) == list(origin), repr(text)
 
 
+def reference_map(text: str) -> list[int]:
+    """Per character of the match form, its original index, as first written: a translate per
+    character, OpenCC aligned by SequenceMatcher, then the two white-space regexes with their maps."""
+    from difflib import SequenceMatcher
+
+    origin = [i for i, ch in enumerate(text) for _ in ch.translate(_TABLE)]
+    s1 = text.translate(_TABLE)
+    s2 = to_simplified(s1)
+    if len(s2) != len(s1):
+        aligned = []
+        for _tag, i1, i2, j1, j2 in SequenceMatcher(None, s1, s2, autojunk=False).get_opcodes():
+            aligned += [origin[min(i1 + min(k, max(i2 - i1 - 1, 0)), len(origin) - 1)] for k in range(j2 - j1)]
+        origin = aligned
+    for regex, repl in ((_WS_RUN, " "), (_WS_DROP, "")):
+        out, out_origin, last = [], [], 0
+        for m in regex.finditer(s2):
+            out.append(s2[last:m.start()])
+            out_origin += origin[last:m.start()] + [origin[m.start()]] * len(repl)
+            out.append(repl)
+            last = m.end()
+        out.append(s2[last:])
+        s2, origin = "".join(out), out_origin + origin[last:]
+    return origin
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_origin_maps_agree_with_the_first_formula(seed):
+    """Both maps (the long way and the short cut) place every non-space character where the
+    original regex-based map did (a kept space may point at another space of its run)."""
+    rng = random.Random(100 + seed)
+    pool = SPECIAL + list("新市民消费金融普惠助贷 abc XYZ") + ["……", "  ", "\u3000"]
+    for _ in range(300):
+        text = "".join(rng.choice(pool) for _ in range(rng.randint(0, 150)))
+        form, origin = match_form_with_map(text)
+        expected = reference_map(text)
+        assert len(expected) == len(form)
+        for got in (list(origin), list(match_origin(text, form))):
+            assert [o for o, c in zip(got, form) if c != " "] == [o for o, c in zip(expected, form) if c != " "]
+
+
 def test_long_text_with_a_special_character_takes_the_slow_path_and_agrees():
     text = "消费金融" * 40 + "ﬁ" + "\u200b" + "Ｂank"
     assert len(text) >= normalize._ARRAY_FROM

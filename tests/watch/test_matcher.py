@@ -269,9 +269,18 @@ def test_highlights_cover_the_term_in_the_original_text(seed):
     terms = ["新市民", "消费金融", "普惠金融", "AI", "LPR"]
     noise = ["……", "\u200b", " ", "  ", "，", "ﬁ", "Ａ", "銀行", "乾隆", "said", "\n", "。"]
     m = Matcher([(t, parse_query(t)) for t in terms])
+    placed = 0
     for _ in range(200):
-        parts = [rng.choice(noise + ["消費金融", "新市民", "普惠 金融", "AI", "ＬＰＲ"]) for _ in range(rng.randint(1, 30))]
+        parts = [rng.choice(noise + ["消費金融", "新市民", "普惠 金融", "AI", "ＬＰＲ"]) for _ in range(rng.randint(1, 40))]
         doc = Doc(title="", content="".join(parts))
         for result in m.match(doc):
             for hit in result.hits:
-                assert match_form(doc.content[hit.start:hit.end]) == match_form(hit.term), (doc.content, hit)
+                text = doc.content
+                assert match_form(text[hit.start:hit.end]) == match_form(hit.term), (text, hit)
+                if hit.term in ("AI", "LPR"):  # a whole word: no letter glued on either side
+                    assert not (hit.start and match_form(text[hit.start - 1]).isalpha()
+                                and match_form(text[hit.start - 1]).isascii()), (text, hit)
+                    assert not (hit.end < len(text) and match_form(text[hit.end]).isalpha()
+                                and match_form(text[hit.end]).isascii()), (text, hit)
+                placed += 1
+    assert placed > 200  # the texts are built to hold terms: most of them do
