@@ -20,26 +20,11 @@ import time
 from pathlib import Path
 
 import feedparser
-import yaml
-from poll_bench import fetch_all, start_server  # bench/ is on the path: this file runs beside it
+from poll_bench import fetch_all, make_config, start_server  # bench/ is on the path: this file runs beside it
 
 FEEDS = int(os.environ.get("BENCH_CONDITIONAL_FEEDS", 300))
 RUNS = int(os.environ.get("BENCH_RUNS", 3))
 MONITOR = [sys.executable, "-m", "monitor"]
-
-
-def write_config(tmp: Path, base: str) -> Path:
-    path = tmp / "conditional.yaml"
-    path.write_text(yaml.safe_dump({
-        "database": f"sqlite:///{tmp / 'conditional.db'}",
-        "seeds": None,
-        "fetch": {"concurrency": 50, "per_host": 50},
-        "feeds": [{"name": f"f{i}", "url": f"{base}/etag/feed/{i}.xml"} for i in range(FEEDS)],
-        "watches": [{"name": "w", "keywords": ["新市民"]}],
-        "digest": {"recipients": ["a@example.com"]},
-        "mail": {"from": "m@example.com", "transport": "file", "outbox": str(tmp / "outbox")},
-    }, allow_unicode=True), encoding="utf-8")
-    return path
 
 
 def timed(cmd: list[str]) -> tuple[float, float, str]:
@@ -82,7 +67,7 @@ def main() -> None:
         server, base = start_server(tmp)
         try:
             bodies = asyncio.run(fetch_all(base))[:FEEDS]
-            config = write_config(tmp, base)
+            config = make_config(tmp, f"{base}/etag", 0, FEEDS)  # /etag/: the server answers 304s
             subprocess.run([*MONITOR, "--config", str(config), "db", "upgrade"], check=True, capture_output=True)
             subprocess.run([*MONITOR, "--config", str(config), "poll", "--all"], check=True, capture_output=True)
             polls, cpus, curls, bares = [], [], [], []

@@ -42,13 +42,13 @@ def start_server(tmp: Path) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("bench feed server did not start")
 
 
-def make_config(tmp: Path, base: str, run: int) -> Path:
+def make_config(tmp: Path, base: str, run: int, feeds: int = FEEDS) -> Path:
     path = tmp / f"config{run}.yaml"
     data = {
         "database": f"sqlite:///{tmp / f'bench{run}.db'}",
         "seeds": None,
         "fetch": {"concurrency": 50, "per_host": 50},
-        "feeds": [{"name": f"f{i}", "url": f"{base}/feed/{i}.xml"} for i in range(FEEDS)],
+        "feeds": [{"name": f"f{i}", "url": f"{base}/feed/{i}.xml"} for i in range(feeds)],
         "watches": [{"name": "w", "keywords": ["新市民"]}],
         "digest": {"recipients": ["a@example.com"]},
         "mail": {"from": "m@example.com"},
