@@ -93,8 +93,8 @@ _TABLE = _CharTable()
 
 # The same table as an array over the Basic Multilingual Plane, filled 256 code points at a time
 # as text needs them: folding a long text is then one vectorised look-up instead of a dictionary
-# look-up per character (14 µs instead of 34 for 500 characters of a seed article, best of 5). A character the table deletes or
-# expands is marked _SPECIAL, and such a text takes str.translate.
+# look-up per character (14 µs instead of 34 for 500 characters of a seed article, best of 5). A
+# character the table deletes or expands is marked _SPECIAL, and such a text takes str.translate.
 _SPECIAL = np.uint32(0xFFFFFFFF)
 _UNFILLED = np.uint32(0xFFFFFFFE)  # both above any code point: one max() tells "neither" apart
 _ARRAY = np.full(0x10000, _UNFILLED, dtype=np.uint32)

@@ -73,8 +73,8 @@ def doc_of(title: str | None, summary: str | None, content: str | None, source: 
 
 class Hit(NamedTuple):
     """A matched term: ``start``/``end`` index the original (display) text of ``field``. A tuple:
-    an item that matched makes a few dozen of them, and a frozen dataclass costs a microsecond
-    each to make and to hash."""
+    an item that matched makes a few dozen of them, and a frozen dataclass made and hashed each
+    in Python (99,689 ``__hash__`` calls for 3,000 bench items)."""
 
     term: str
     field: str
