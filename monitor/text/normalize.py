@@ -182,7 +182,11 @@ def match_form_with_map(text: str) -> tuple[str, Sequence[int]]:
     Used only for items that matched, to place highlights."""
     s1, one_to_one = _fold(text)
     # The common case: every character maps to one character.
-    origin = range(len(text)) if one_to_one else _fold_origin(text)
+    return _with_map(s1, range(len(text)) if one_to_one else _fold_origin(text))
+
+
+def _with_map(s1: str, origin: Sequence[int]) -> tuple[str, Sequence[int]]:
+    """The match form of a folded text ``s1`` whose characters came from ``origin``, and theirs."""
     s2 = to_simplified(s1)
     if len(s2) != len(s1):  # OpenCC rewrote a phrase to another length: align the two strings
         origin = _align(s1, s2, origin)
@@ -207,7 +211,7 @@ def match_origin(text: str, form: str) -> Sequence[int]:
         _, kept = _spaces_kept(s1)
         if len(kept) == len(form):
             return kept if one_to_one else [origin[i] for i in kept]
-    return match_form_with_map(text)[1]
+    return _with_map(s1, origin)[1]
 
 
 def _fold_origin(text: str) -> list[int]:
