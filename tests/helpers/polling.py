@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from sqlalchemy import select
 
@@ -16,6 +16,15 @@ from monitor.store.models import Feed
 def recent(minutes: float = 60) -> str:
     """An RFC 822 date this many minutes ago: news, not back catalogue, on the first poll."""
     return email.utils.format_datetime(datetime.now(UTC) - timedelta(minutes=minutes))
+
+
+def earlier_today(tz: tzinfo, minutes: float = 60) -> str:
+    """``recent(minutes)``, but not before midnight in ``tz``: an item a test counts among today's
+    stories, whatever the hour the test runs at (an hour ago is yesterday in Beijing from 16:00 to
+    17:00 UTC)."""
+    now = datetime.now(tz)
+    return email.utils.format_datetime(max(now - timedelta(minutes=minutes),
+                                           now.replace(hour=0, minute=0, second=0, microsecond=0)))
 
 
 def rss(items: list[tuple[str, str]], *, ttl: int | None = None, encoding: str = "utf-8",

@@ -17,7 +17,7 @@ from xml.sax.saxutils import escape
 import pytest
 import yaml
 from helpers.feedserver import Response
-from helpers.polling import recent
+from helpers.polling import earlier_today, recent
 from helpers.smtpserver import SmtpServer, free_port
 from sqlalchemy import func, select, text
 
@@ -26,11 +26,11 @@ from monitor.store.engine import make_engine, sessions
 from monitor.store.models import Delivery, DeliveryItem, Feed, Item, Match, Watch
 
 
-def rss(entries: list[tuple[str, str]], channel: str = "测试财经") -> Response:
+def rss(entries: list[tuple[str, str]], channel: str = "测试财经", published: str | None = None) -> Response:
     body = "".join(
         f"<item><title>{escape(t)}</title><link>https://news.example.com/{g}.html</link><guid>{g}</guid>"
         f"<description>{escape(t)}。{escape(g)} 号稿件正文，记者从相关部门获悉的最新情况。</description>"
-        f"<pubDate>{recent()}</pubDate></item>"
+        f"<pubDate>{published or recent()}</pubDate></item>"
         for g, t in entries
     )
     xml = (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{channel}</title>{body}'
@@ -319,11 +319,12 @@ def test_two_daemons_on_postgresql_share_feeds_and_send_each_digest_once(pg_conf
 
 
 def test_status_healthz_and_metrics(make_config, feed_server, daemons):
-    feed_server.routes["/f.xml"] = rss([("a1", "消费金融公司增资扩股"), ("a2", "新市民安居工程")])
     port = free_port()
     config = make_config({"poll_interval": "2s", "watches": WATCHES,
                           "feeds": [{"name": "f", "url": feed_server.url("/f.xml")},
                                     {"name": "down", "url": "http://127.0.0.1:9/x.xml"}]})
+    feed_server.routes["/f.xml"] = rss([("a1", "消费金融公司增资扩股"), ("a2", "新市民安居工程")],
+                                       published=earlier_today(load_config(config).tz))
     d = Daemon(config, "--http", f"127.0.0.1:{port}", "--log-format", "json")
     daemons.append(d)
     d.wait_for('"polled 2 feeds')

@@ -17,7 +17,7 @@ from xml.sax.saxutils import escape
 import pytest
 from helpers.feedserver import Response
 from helpers.paths import SEEDS
-from helpers.polling import recent
+from helpers.polling import earlier_today, recent
 from helpers.smtpserver import SmtpServer, free_port
 from helpers.webhook import WebhookServer
 from sqlalchemy import func, select
@@ -490,12 +490,14 @@ def test_no_alert_for_what_a_digest_carried_or_for_old_news(make_config, feed_se
 
 
 def test_a_story_counts_once_per_watch_everywhere(make_config, feed_server):
-    url = serve(feed_server, "/a.xml", "城市金融报", [
-        {"guid": "s1", "title": "城商行加码新市民信贷", "link": "https://a.example.com/s1.html", "body": STORY},
-        {"guid": "s2", "title": "城商行零售转型观察", "link": "https://a.example.com/s2.html",
-         "body": "城商行零售业务转型进入深水区，多家银行调整考核体系。" * 4}])
-    config, db = setup(make_config, {"feeds": [{"name": "a", "url": url}], "watches": [
+    config, db = setup(make_config, {"feeds": [{"name": "a", "url": feed_server.url("/a.xml")}], "watches": [
         {"name": "新市民", "query": "新市民"}, {"name": "城商行", "query": "城商行"}]})
+    published = earlier_today(config.tz)  # counted among today's stories at any hour
+    serve(feed_server, "/a.xml", "城市金融报", [
+        {"guid": "s1", "title": "城商行加码新市民信贷", "link": "https://a.example.com/s1.html", "body": STORY,
+         "date": published},
+        {"guid": "s2", "title": "城商行零售转型观察", "link": "https://a.example.com/s2.html",
+         "body": "城商行零售业务转型进入深水区，多家银行调整考核体系。" * 4, "date": published}])
     run_poll(config, db)
     with db.session() as s:
         (c,) = compose(s, config, "digest", now=datetime.now(UTC), period="p", label="d")
