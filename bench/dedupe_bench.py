@@ -40,7 +40,7 @@ from sqlalchemy import insert  # noqa: E402
 from monitor.dedupe.decide import Article as Stored  # noqa: E402
 from monitor.dedupe.decide import Deduper  # noqa: E402
 from monitor.pipeline.seeds import read_article_file  # noqa: E402
-from monitor.store.engine import make_engine, sessions, upgrade  # noqa: E402
+from monitor.store.engine import Database, make_engine, sessions, upgrade  # noqa: E402
 from monitor.store.fingerprints import SqlLookup, save_outcomes  # noqa: E402
 from monitor.store.models import Item  # noqa: E402
 from monitor.text.normalize import content_hash, squash  # noqa: E402
@@ -249,16 +249,17 @@ def process(deduper: Deduper, session, articles: list[Stored]) -> int:
 
 
 def timed_insert(db: Path, articles: list[tuple[str, str]]) -> float:
-    """The real path: item rows + Deduper.process, 50 articles per transaction (one feed's worth)."""
-    engine = make_engine(f"sqlite:///{db}")
-    sess = sessions(engine)
+    """The real path: item rows + Deduper.process, 50 articles per transaction (one feed's worth),
+    through the monitor's own database handle (its checkpoint thread included)."""
+    database = Database(f"sqlite:///{db}")
+    sess = database.sessions
     deduper = Deduper()
     start = time.perf_counter()
     for i in range(0, len(articles), 50):
         with sess.begin() as s:
             process(deduper, s, insert_batch(s, articles[i:i + 50]))
     elapsed = time.perf_counter() - start
-    engine.dispose()
+    database.dispose()
     return len(articles) / elapsed
 
 

@@ -1,0 +1,60 @@
+"""The write-ahead log reaches the database file through the checkpoint thread, not inside commits."""
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+
+from sqlalchemy import insert, text
+
+from monitor.store.engine import Database
+from monitor.store.models import Item
+
+
+def _write(db: Database, n: int, start: int) -> None:
+    now = datetime.now(UTC)
+    with db.begin() as s:
+        s.execute(insert(Item), [dict(title=f"第{i}条", content="新市民金融服务" * 150, published_at=now,
+                                      fetched_at=now, updated_at=now, title_derived=False)
+                                 for i in range(start, start + n)])
+
+
+def _wait(condition, seconds: float = 15.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:  # bounded
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def test_commits_leave_the_log_to_the_checkpoint_thread(tmp_path):
+    path = tmp_path / "m.db"
+    db = Database(f"sqlite:///{path}")
+    db.migrate()
+    with db.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA wal_autocheckpoint")).scalar() >= 10_000
+    assert db.checkpointer is not None
+    passes = db.checkpointer.passes
+    before = path.stat().st_size
+    for k in range(3):
+        _write(db, 400, k * 400)  # about 1.3 MB of text per transaction
+    # No commit moved its pages into the file: they are all in the log still.
+    assert path.stat().st_size - before < 1_000_000
+    assert _wait(lambda: db.checkpointer.passes > passes), "the checkpoint thread never ran"
+    assert _wait(lambda: path.stat().st_size - before > 3_000_000), "the log was not moved into the file"
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM items")).scalar() == 1200
+    db.dispose()
+    assert not any(t.name == "sqlite-checkpoint" and t.is_alive() for t in threading.enumerate())
+
+
+def test_a_database_that_only_reads_starts_no_thread(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'm.db'}")
+    db.migrate()  # Alembic's own commits on an empty file may start it; reading after that must not
+    started = [t for t in threading.enumerate() if t.name == "sqlite-checkpoint"]
+    with db.session() as s:
+        s.execute(text("SELECT count(*) FROM items")).scalar()
+    assert [t for t in threading.enumerate() if t.name == "sqlite-checkpoint"] == started
+    db.dispose()
+    assert not any(t.name == "sqlite-checkpoint" and t.is_alive() for t in threading.enumerate())
