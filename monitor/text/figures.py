@@ -53,10 +53,11 @@ def _scaled(run: str, value: int) -> str:
 def digits_for_numerals(text: str) -> str:
     def replace(m: re.Match) -> str:
         percent, run, decimal, after = m.group(1), m.group(2), m.group(3), m.group(4)
+        # The cheap test first: most runs are a lone 一 or 十 inside a word (一个, 统一, 十分).
+        if len(run) < 2 and not (after and after in _UNIT_AFTER) and not (percent or decimal):
+            return m.group(0)
         context = text[max(0, m.start() - 1):m.end() + 2]
         if any(word in context for word in _NOT_NUMBERS) and not (percent or decimal):
-            return m.group(0)
-        if len(run) < 2 and not (after and after in _UNIT_AFTER) and not (percent or decimal):
             return m.group(0)
         if not any(ch in _DIGIT for ch in run) and not run.startswith("十"):
             return m.group(0)  # 百分点, 千万: units without a digit are words

@@ -39,10 +39,41 @@ def to_mainland(text: str) -> str:
     return text if text.isascii() else _regional().convert(text)
 
 
+# Full-width ASCII and the ideographic space: the characters that keep most Chinese text from
+# being NFKC already (，：（）！？ and the full-width digits and letters).
+_FULL_WIDTH_FROM, _FULL_WIDTH_TO = 0xFF01, 0xFF5E
+_FULL_WIDTH_SHIFT = np.uint32(0xFF01 - 0x21)
+_IDEOGRAPHIC_SPACE = np.uint32(0x3000)
+
+
+def nfkc(text: str) -> str:
+    """``unicodedata.normalize("NFKC", text)``, two to three times faster on Chinese text.
+
+    Python's NFKC takes its slow path for a whole text as soon as one character changes, and
+    nearly every Chinese text has full-width punctuation. Those characters are mapped first, in
+    one vectorised pass, to what NFKC makes of them (a single ASCII character, their full
+    decomposition, so the result of NFKC is unchanged); what is left is usually NFKC already,
+    which ``is_normalized`` tells at C speed. Anything else still takes ``normalize``."""
+    if unicodedata.is_normalized("NFKC", text):
+        return text
+    if len(text) >= _ARRAY_FROM:
+        try:
+            codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).copy()
+        except UnicodeEncodeError:  # a lone surrogate
+            return unicodedata.normalize("NFKC", text)
+        wide = (codes >= _FULL_WIDTH_FROM) & (codes <= _FULL_WIDTH_TO)
+        codes[wide] -= _FULL_WIDTH_SHIFT
+        codes[codes == _IDEOGRAPHIC_SPACE] = 0x20
+        text = codes.tobytes().decode("utf-32-le")
+        if unicodedata.is_normalized("NFKC", text):
+            return text
+    return unicodedata.normalize("NFKC", text)
+
+
 def squash(text: str) -> str:
     """The dedupe form: NFKC, script and regional vocabulary folded, case-folded, and every
     punctuation mark and space removed. Fingerprints and content hashes are made of it."""
-    return _NOT_WORD.sub("", to_mainland(unicodedata.normalize("NFKC", text)).casefold())
+    return _NOT_WORD.sub("", to_mainland(nfkc(text)).casefold())
 
 
 def squash_nfkc(text: str) -> str:
@@ -54,7 +85,12 @@ def content_hash(text: str) -> str:
     hashes = getattr(_primed, "hashes", None)
     if hashes is not None and (digest := hashes.get(text)) is not None:
         return digest
-    return hashlib.sha256(squash(text).encode("utf-8")).hexdigest()
+    return hash_squashed(squash(text))
+
+
+def hash_squashed(squashed: str) -> str:
+    """The content hash of a text already in its ``squash`` form."""
+    return hashlib.sha256(squashed.encode("utf-8")).hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------

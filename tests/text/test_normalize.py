@@ -108,3 +108,27 @@ def test_long_text_with_a_special_character_takes_the_slow_path_and_agrees():
 
 def test_spaces_kept_only_between_words():
     assert match_form("new  citizen\n金融 服务 ABC 中心") == "new citizen金融服务abc中心"
+
+
+def test_fast_nfkc_is_nfkc():
+    """The vectorised full-width pass changes no result of NFKC: on the seeds, the shared corpora's
+    files and random mixtures of full-width forms, combining marks, Hangul jamo and compatibility
+    characters (the fast path must hand anything it cannot settle to ``normalize``)."""
+    import unicodedata
+
+    from helpers.paths import CORPORA
+
+    texts = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.iterdir())]
+    texts += [p.read_text(encoding="utf-8", errors="replace") for p in sorted(CORPORA.glob("*/*"))[:400]
+              if p.is_file()]
+    rng = random.Random(7)
+    alphabet = [chr(c) for c in [*range(0x20, 0x180), *range(0x300, 0x350), *range(0x1100, 0x1180),
+                                 *range(0x3000, 0x3040), *range(0x4E00, 0x4E30), *range(0xAC00, 0xAC08),
+                                 *range(0xFF00, 0xFFF0)]] + SPECIAL[:-1]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 200))) for _ in range(3000)]
+    changed = 0
+    for t in texts:
+        want = unicodedata.normalize("NFKC", t)
+        assert normalize.nfkc(t) == want, repr(t[:80])
+        changed += want != t
+    assert changed > 2000  # most inputs went through the fast path's mapping, not around it
