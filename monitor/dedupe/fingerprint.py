@@ -28,7 +28,6 @@ import hashlib
 import json
 import re
 import struct
-import unicodedata
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Literal
@@ -37,7 +36,8 @@ import numpy as np
 
 from ..text.boilerplate import strip_boilerplate
 from ..text.figures import digits_for_numerals
-from ..text.normalize import squash, squash_nfkc, to_mainland
+from ..text.normalize import hash_squashed, squash, to_mainland
+from ..text.normalize import nfkc as _nfkc
 
 TextKind = Literal["full", "summary", "title"]
 
@@ -90,9 +90,13 @@ def shingle_hashes(s: str, n: int) -> np.ndarray:
     """Hashes of every n-character window of s (one hash of s itself when it is shorter)."""
     if not s:
         return np.empty(0, dtype=np.uint64)
-    h = prefix_hashes(s)
-    n = min(n, len(s))
-    windows = len(s) - n + 1
+    return _windows(prefix_hashes(s), len(s), n)
+
+
+def _windows(h: np.ndarray, length: int, n: int) -> np.ndarray:
+    """The n-character windows' hashes of a text of ``length`` characters whose prefix hashes are h."""
+    n = min(n, length)
+    windows = length - n + 1
     _, inverse = _power_tables(windows)
     with np.errstate(over="ignore"):
         # (H[i+n] - H[i]) / P**i: the window's polynomial hash, whatever its position.
@@ -131,15 +135,16 @@ def normalize_title(title: str) -> str:
 def title_form(title: str) -> str:
     """``normalize_title`` with the places where punctuation or spaces stood kept as "·": a
     headline contained in another counts only when it ends where the other has a break."""
-    folded = to_mainland(unicodedata.normalize("NFKC", _headline(title))).casefold()
+    folded = to_mainland(_nfkc(_headline(title))).casefold()
     return _BREAKS.sub("·", folded).strip("·")
 
 
 _BREAKS = re.compile(r"[\W_]+")
+_NOT_WORD = _BREAKS  # what squash() removes
 
 
 def _headline(title: str) -> str:
-    t = unicodedata.normalize("NFKC", title or "").strip()
+    t = _nfkc(title or "").strip()
     for _ in range(3):
         before = t
         t = _BRACKETED.sub("", t)
@@ -159,7 +164,7 @@ def numbers(text: str, *, nfkc: bool = False, digits: bool = False) -> frozenset
     already rewritten."""
     # NFKC turns the full-width comma into ",", so "1,000", "1，000" and a list "5100，500" written
     # either way all read the same; the digits run together on both sides alike.
-    text = text if nfkc else unicodedata.normalize("NFKC", text)
+    text = text if nfkc else _nfkc(text)
     text = text if digits else digits_for_numerals(text)
     found = _NUMBER.findall(_DIGIT_COMMA.sub("", text))
     return frozenset(n.lstrip("0") or "0" for n in found)
@@ -223,6 +228,7 @@ class Prepared:
     title_form: str = ""  # see title_form()
     kind: TextKind = "title"  # which test applies (thresholds in decide.py); see kind_of()
     _shingles: np.ndarray | None = field(default=None, repr=False)
+    content_hash: str | None = None  # normalize.content_hash(body), when prepare() made it
 
     @property
     def shingles(self) -> np.ndarray:
@@ -244,26 +250,28 @@ TITLE_ONLY_BELOW = 20   # squashed characters of body
 SHORT_BELOW = 400
 
 
-def clean_lines(title: str, body: str) -> list[str]:
-    """Body lines without navigation, captions, credits, footers, or the title repeated."""
-    lines = strip_boilerplate((body or "").split("\n"))
-    t = squash(title or "")
-    limit = 2 * len(title or "") + 10  # only a line about as long as the title can be the title
-    kept = [x for x in lines if len(x) > limit or squash(x) != t]
+def clean_lines(squashed_title: str, title_length: int, lines: list[str]) -> list[str]:
+    """Body lines without navigation, captions, credits, footers, or the title repeated; the lines
+    are in the NFKC, mainland form already (the boilerplate patterns know both scripts)."""
+    lines = strip_boilerplate(lines)
+    limit = 2 * title_length + 10  # only a line about as long as the title can be the title
+    kept = [x for x in lines if len(x) > limit or _NOT_WORD.sub("", x.casefold()) != squashed_title]
     # A flash whose text is its title: the repeat is the text, not a heading over it.
     return kept if sum(len(x) for x in kept) >= TITLE_ONLY_BELOW else lines
 
 
 def prepare(title: str, body: str) -> Prepared:
+    """The article's dedupe form, and (``Prepared.content_hash``) the hash of its whole text
+    from the same pass: NFKC and OpenCC, the costly steps, run once over the body for both."""
+    mainland = to_mainland(_nfkc(body or ""))
+    digest = hash_squashed(_NOT_WORD.sub("", mainland.casefold()))
     # Figures in words become digits in the compared form too: 五千一百一十万 and 5110万 are
     # the same passage, whichever way a reprint wrote them.
-    kept = digits_for_numerals(unicodedata.normalize("NFKC", "\n".join(clean_lines(title, body))))
-    text = squash_nfkc(kept)
+    kept = digits_for_numerals("\n".join(clean_lines(squash(title or ""), len(title or ""), mainland.split("\n"))))
+    text = _NOT_WORD.sub("", kept.casefold())
     form = title_form(title)
     norm_title = form.replace("·", "")  # normalize_title(title), from the one conversion
-    anchors = shingle_hashes(text, ANCHOR)
-    mod = 1 if len(text) < FLASH_BELOW else ANCHOR_MOD_SHORT if len(text) < SHORT_BELOW else ANCHOR_MOD  # 2^n
-    anchors = np.unique(anchors[(anchors & np.uint64(mod - 1)) == 0])
+    anchors, shingles = _anchors_and_shingles(text)
     keys = []
     if norm_title:
         keys.append(norm_title)
@@ -273,7 +281,18 @@ def prepare(title: str, body: str) -> Prepared:
     tail = _CUT_FIGURE.search(kept[-16:])
     cut = (tail.group(1).replace(",", "").lstrip("0") or "0") if tail else None
     return Prepared(norm_title, text, numbers(title or ""), numbers(kept, nfkc=True, digits=True), anchors,
-                    title_keys, cut, form, kind_of(text, norm_title))
+                    title_keys, cut, form, kind_of(text, norm_title), shingles, digest)
+
+
+def _anchors_and_shingles(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """The anchors to index and the shingles to verify with, from one set of prefix hashes."""
+    if not text:
+        return _NO_HASHES, np.empty(0, dtype=np.uint32)
+    h = prefix_hashes(text)
+    anchors = _windows(h, len(text), ANCHOR)
+    mod = 1 if len(text) < FLASH_BELOW else ANCHOR_MOD_SHORT if len(text) < SHORT_BELOW else ANCHOR_MOD  # 2^n
+    anchors = np.unique(anchors[(anchors & np.uint64(mod - 1)) == 0])
+    return anchors, np.unique(_windows(h, len(text), SHINGLE).astype(np.uint32))
 
 
 SKETCH_VERSION = 1  # raise when prepare() changes what it makes: older sketches are then ignored

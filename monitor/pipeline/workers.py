@@ -26,7 +26,7 @@ from ..errors import Failure, FailureKind
 from ..sources.entries import FeedEntry, ParsedFeed
 from ..sources.pages import PageRule, parse_page
 from ..sources.parse import parse_feed
-from ..text.normalize import content_hash, match_form
+from ..text.normalize import match_form
 
 T = TypeVar("T")
 POOL_FROM_FEEDS = 4  # polls of fewer feeds parse on a thread: starting processes costs more
@@ -112,8 +112,7 @@ def text_work(entries: Sequence[FeedEntry]) -> TextWork:
         for s in (e.title, e.summary, e.content):
             if s and s not in work.forms:
                 work.forms[s] = match_form(s)
-        if e.body:
-            work.hashes[e.body] = content_hash(e.body)
-        p = work.prepared[(e.title, e.body)] = prepare(e.title, e.body)
-        p.shingles  # noqa: B018  (made here, on the pool, not on the writer thread)
+        p = work.prepared[(e.title, e.body)] = prepare(e.title, e.body)  # shingles included
+        if e.body and p.content_hash is not None:
+            work.hashes[e.body] = p.content_hash  # from prepare's own pass over the text
     return work
