@@ -42,6 +42,7 @@ from monitor.dedupe.decide import Deduper  # noqa: E402
 from monitor.pipeline.seeds import read_article_file  # noqa: E402
 from monitor.store.engine import Database, make_engine, sessions, upgrade  # noqa: E402
 from monitor.store.fingerprints import SqlLookup, save_outcomes  # noqa: E402
+from monitor.store.items import insert_items  # noqa: E402
 from monitor.store.models import Item  # noqa: E402
 from monitor.text.normalize import content_hash, squash  # noqa: E402
 
@@ -239,7 +240,7 @@ def insert_batch(session, articles: list[tuple[str, str]]) -> list[Stored]:
     now = datetime.now(UTC)
     rows = [dict(title=t, content=b, content_hash=content_hash(b), published_at=now, fetched_at=now,
                  updated_at=now, title_derived=False) for t, b in articles]
-    ids = session.scalars(insert(Item).returning(Item.id, sort_by_parameter_order=True), rows)
+    ids = insert_items(session, rows)
     return [Stored(i, r["title"], r["content"], r["content_hash"]) for i, r in zip(ids, rows)]
 
 

@@ -28,12 +28,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import reprints  # noqa: E402
 from dedupe_bench import group_of, is_unclear, load_articles  # noqa: E402
-from sqlalchemy import insert  # noqa: E402
 
 from monitor.dedupe.decide import Article, Deduper  # noqa: E402
 from monitor.store.engine import make_engine, sessions, upgrade  # noqa: E402
 from monitor.store.fingerprints import SqlLookup, save_outcomes  # noqa: E402
-from monitor.store.models import Item  # noqa: E402
+from monitor.store.items import insert_items  # noqa: E402
 from monitor.text.normalize import content_hash  # noqa: E402
 
 ORDERS = int(os.environ.get("BENCH_ORDERS", 3))
@@ -149,7 +148,7 @@ def run(entries: list[Entry], order: list[int], folder: Path) -> dict[int, tuple
                          content_hash=content_hash(entries[i].body) if entries[i].body else None,
                          published_at=entries[i].published, fetched_at=entries[i].published,
                          updated_at=entries[i].published) for i in chunk]
-            ids = list(s.scalars(insert(Item).returning(Item.id, sort_by_parameter_order=True), rows))
+            ids = insert_items(s, rows)
             for i, item in zip(chunk, ids):
                 story_of_item[item] = entries[i].story
             articles = [Article(item, r["title"], entries[i].body, r["content_hash"], published=entries[i].published)

@@ -109,14 +109,25 @@ def save_entries(session: Session, feed_id: int, feed_name: str, entries: Sequen
         else:
             saved.unchanged += 1
     if new_rows:
-        # One multi-row INSERT … RETURNING (SQLAlchemy's insertmanyvalues), ids in row order.
-        ids = session.scalars(insert(Item).returning(Item.id, sort_by_parameter_order=True), new_rows)
+        ids = insert_items(session, new_rows)
         saved.new = [StoredItem(i, e.title, e.summary, e.content, e.source, e.canonical_url or e.url, feed_name,
                                 row["content_hash"], e.published, row["backlog"])
                      for i, e, row in zip(ids, new_entries, new_rows, strict=True)]
     search.index_rows(session, [(s.id, s.title, s.summary, s.content) for s in saved.new], new=True)
     search.index_rows(session, [(s.id, s.title, s.summary, s.content) for s in saved.updated])
     return saved
+
+
+def insert_items(session: Session, rows: list[dict]) -> list[int]:
+    """Insert item rows in multi-row statements; their ids, in the order of ``rows``.
+
+    SQLAlchemy can only promise RETURNING in row order on SQLite by inserting one row per
+    statement (88 of a dedupe writer's 450 µs per article). SQLite numbers the rows of one
+    INSERT as it takes them, in VALUES order, each above every id before it: the ids returned,
+    sorted, are the rows' ids in order. PostgreSQL keeps SQLAlchemy's ordered RETURNING."""
+    if session.get_bind().dialect.name == "sqlite":
+        return sorted(session.scalars(insert(Item).returning(Item.id), rows))
+    return list(session.scalars(insert(Item).returning(Item.id, sort_by_parameter_order=True), rows))
 
 
 def _feed_name(session: Session, row_feed: int | None, feed_id: int, feed_name: str) -> str | None:
