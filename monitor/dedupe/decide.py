@@ -59,7 +59,8 @@ STORED_SMALLER_CONTAINED = 0.9
 STORED_SMALLER_RATIO = 0.5
 MAX_CANDIDATES = 8
 MIN_SHARED_FROM = 8  # an article with this many anchors must share two with a candidate (one is chance)
-POSTING_CAP = 64  # an anchor shared by this many articles is boilerplate: stop indexing it
+POSTING_CAP = 16  # an anchor shared by this many articles is boilerplate: stop indexing it
+STOCK_MAX = 50_000  # saturated hashes remembered (about 4 MB), so their postings are not read again
 BATCH = 500  # articles prepared and looked up together
 
 Method = Literal["url", "hash", "near", "summary", "title"]
@@ -123,6 +124,11 @@ class Deduper:
     def __init__(self, cache_size: int = 2048):
         self._cache: OrderedDict[int, tuple[str, Prepared]] = OrderedDict()
         self._cache_size = cache_size
+        # Hashes known to be saturated (stock phrases): each look-up of one read its POSTING_CAP
+        # rows only to learn that again (a quarter of the rows a 200-feed cold poll read). A
+        # hash never leaves saturation but by retention deleting articles, and a hash taken
+        # for saturated a while longer only goes unindexed.
+        self._stock: dict[int, None] = {}
 
     # -- deciding --------------------------------------------------------------------------
 
@@ -157,10 +163,22 @@ class Deduper:
             decision.similarity, decision.method = best.similarity, best.method
         return decision
 
+    def _postings(self, lookup: Lookup, hashes: list[int], decision: Decision) -> list[tuple[int, int]]:
+        """Postings of the hashes not known to be stock phrases; those known and those found
+        saturated are added to ``decision.saturated``."""
+        known = [h for h in hashes if h in self._stock]
+        postings = lookup.postings([h for h in hashes if h not in self._stock] if known else hashes)
+        found = _saturated(postings)
+        decision.saturated.update(known, found)
+        for h in found:
+            self._stock[h] = None
+        while len(self._stock) > STOCK_MAX:
+            del self._stock[next(iter(self._stock))]  # the oldest first
+        return postings
+
     def _body_candidates(self, lookup: Lookup, p: Prepared, decision: Decision, eligible,
                          seen: dict[int, Candidate]) -> None:
-        postings = lookup.postings(to_signed(p.anchors))
-        decision.saturated = _saturated(postings)
+        postings = self._postings(lookup, to_signed(p.anchors), decision)
         # A saturated anchor is a stock phrase ("同比增长…"): it says nothing about which
         # article this is, so it neither nominates candidates nor costs a verification.
         shared: dict[int, int] = {}
@@ -180,9 +198,8 @@ class Deduper:
         (two wire stories under one click-bait headline are two stories)."""
         # Title keys are looked up (and their saturation known) for every kind: a key shared by
         # POSTING_CAP articles (a daily series' "北向资金净流入…") is neither used nor indexed further.
-        posts = lookup.postings(to_signed(p.title_keys)) if len(p.title_keys) else []
-        hot = _saturated(posts)
-        decision.saturated |= hot
+        posts = self._postings(lookup, to_signed(p.title_keys), decision) if len(p.title_keys) else []
+        hot = decision.saturated
         if p.kind == "full" or any(c.duplicate for c in seen.values()) or not posts:
             return
         ids = sorted({i for h, i in posts if h not in hot and eligible(i)}, reverse=True)
@@ -208,7 +225,8 @@ class Deduper:
             prepared = [a.prepared or prepare(a.title, a.body) for a in chunk]
             # One look-up for the whole chunk's hashes instead of one per article.
             lookup.prefetch([a.content_hash for a in chunk if a.content_hash],
-                            sorted({h for p in prepared for h in to_signed(p.anchors) + to_signed(p.title_keys)}),
+                            sorted({h for p in prepared for h in to_signed(p.anchors) + to_signed(p.title_keys)
+                                    if h not in self._stock}),
                             [a.url for a in chunk if a.url])
             for a, p in zip(chunk, prepared, strict=True):
                 decision = self.check(lookup, a.title, a.body, prepared=p, before=a.id, body_hash=a.content_hash,

@@ -86,6 +86,38 @@ def test_an_anchor_every_article_shares_stops_being_indexed():
     assert shared and not (shared & last)  # the stock phrase's anchors were not indexed for the last one
 
 
+
+class CountingLookup(MemoryLookup):
+    """The in-memory store, counting the hashes it is asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[int] = []
+
+    def postings(self, hashes):
+        self.asked += list(hashes)
+        return super().postings(hashes)
+
+
+def test_a_known_stock_phrase_is_not_looked_up_again():
+    """Once its postings showed a hash saturated, the deduper neither reads them again nor indexes
+    the hash; a fresh deduper (another process) learns the same from the store."""
+    d, look = Deduper(), CountingLookup()
+    phrase = "本报讯记者从有关部门获悉以下情况"
+    for i in range(1, POSTING_CAP + 2):
+        body = f"{phrase}。第{i}号通知：{'甲乙丙丁戊己庚辛壬癸'[i % 10]}地区第{i * 7}项工程于今日开工建设，总投资{i * 13}亿元。"
+        decide(d, look, article(i, f"第{i}号通知", body))
+    stock = {h for h, ids in look._postings.items() if len(ids) >= POSTING_CAP}
+    assert stock
+    look.asked.clear()
+    n = POSTING_CAP + 2
+    body = f"{phrase}。第{n}号通知：某地区第九十项工程今日开工。"
+    out = decide(d, look, article(n, f"第{n}号通知", body))[n]
+    assert not stock & set(look.asked)
+    assert stock & out.decision.saturated and not stock & set(out.fingerprints)
+    fresh = decide(Deduper(), look, article(n + 1, f"第{n + 1}号通知", body.replace("九十", "九十一")))[n + 1]
+    assert stock & fresh.decision.saturated and not stock & set(fresh.fingerprints)
+
 def test_title_normalisation_and_figures():
     assert normalize_title("全球热点!金融机构抢滩3亿新市民金融服务 - 新浪财经") == "金融机构抢滩3亿新市民金融服务"
     assert numbers("港交所(00388.HK)") == numbers("港交所(0388.HK)")
