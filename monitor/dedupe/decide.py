@@ -293,6 +293,11 @@ class Deduper:
             out[item_id] = (title, title_form(title), numbers(title or ""), has_body)
         return out
 
+    def reset(self) -> None:
+        """Forget everything remembered (after a rollback)."""
+        self._cache.clear()
+        self._stock.clear()
+
     def forget(self, ids: Iterable[int]) -> None:
         """Drop cached articles whose text changed."""
         for i in ids:

@@ -246,6 +246,17 @@ def _store(db: Database, claim: Claimed, entries: list[FeedEntry], now: datetime
            result: FeedResult, outcome: PollOutcome | None, config: Config, work: TextWork | None = None) -> None:
     """One transaction: a chunk of entries stored, deduped and matched, and with the last chunk
     the feed's new state (which releases its lease). ``work``: their text work, done in the pool."""
+    try:
+        _store_in(db, claim, entries, now, processor, result, outcome, config, work)
+    except Exception:
+        # Rolled back: what the deduper remembered of this transaction (prepared articles by id,
+        # hashes counted as saturated) may name rows that do not exist, or ids given again.
+        processor.deduper.reset()
+        raise
+
+
+def _store_in(db: Database, claim: Claimed, entries: list[FeedEntry], now: datetime, processor: Processor,
+              result: FeedResult, outcome: PollOutcome | None, config: Config, work: TextWork | None) -> None:
     with db.begin() as session, primed(work.forms if work else {}, work.hashes if work else {}):
         if entries:
             since = feeds.news_since(session, claim.id, now, config.max_age)
