@@ -20,7 +20,7 @@ from ..errors import StoreError
 from ..store import DATABASE_ERRORS, display_url, trouble
 from . import admin, feeds, items, mail, manage, status, web
 from .common import EXIT_CONFIG, EXIT_FAILED
-from .logs import setup_logging, use_zone
+from ..logs import setup_logging, use_zone
 
 
 def main(argv: Sequence[str] | None = None) -> int:
