@@ -41,6 +41,7 @@ class Children:
             "--parent", str(os.getpid()), *self.log_args, *flags,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env, limit=2**24)
         self.running.add(proc)
+        log.debug("started the %s job (pid %d) %s", job, proc.pid, " ".join(flags))
         try:
             report = await _talk(proc, config_text, heard)
         finally:
