@@ -5,7 +5,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["poll_bench.py", "conditional_bench.py", "match_bench.py", "dedupe_bench.py", "dedupe_order.py", "rest_bench.py", "soak_bench.py",
+BENCHES = ["poll_bench.py", "conditional_bench.py", "match_bench.py", "dedupe_bench.py", "dedupe_order.py", "rest_bench.py", "job_bench.py",
+           "soak_bench.py",
            "selector_bench.py"]
 
 if __name__ == "__main__":

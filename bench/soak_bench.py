@@ -1,5 +1,5 @@
 """Soak: `monitor run` polling 1,000 loopback feeds for BENCH_SOAK_SECONDS (default 600), its RSS
-sampled every 2 s. The feeds publish: each one's window of 50 items moves on by one item a minute,
+sampled every 2 s (the daemon's and that of the job processes it runs at the moment). The feeds publish: each one's window of 50 items moves on by one item a minute,
 so every poll stores, dedupes and matches new items, alerts go out for the immediate watch and a
 digest every 5 minutes (file transport). Reports RSS after the first poll, peak and final.
 Target: flat memory (final within 10 % of the value after the first poll) and under 200 MB.
@@ -22,10 +22,29 @@ SECONDS = float(os.environ.get("BENCH_SOAK_SECONDS", 600))
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:  # a job process that ended while we looked
+        pass
     return 0.0
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes ``pid`` started, and theirs (a job process and its parser pool)."""
+    out = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                out += [int(child), *descendants(int(child))]
+    except OSError:  # ended while we looked
+        pass
+    return out
+
+
+def tree_mb(pid: int) -> float:
+    return rss_mb(pid) + sum(rss_mb(p) for p in descendants(pid))
 
 
 def main() -> None:
@@ -66,11 +85,11 @@ def main() -> None:
             samples: list[tuple[float, float]] = []
             after_first = None
             while time.monotonic() - t0 < SECONDS and daemon.poll() is None:  # bounded by SECONDS
-                samples.append((time.monotonic() - t0, rss_mb(daemon.pid)))
+                samples.append((time.monotonic() - t0, tree_mb(daemon.pid)))
                 if after_first is None and polls:
                     after_first = samples[-1][1]
                 time.sleep(2)
-            final = rss_mb(daemon.pid) if daemon.poll() is None else float("nan")
+            final = tree_mb(daemon.pid) if daemon.poll() is None else float("nan")
             daemon.terminate()
             daemon.wait(timeout=60)
             emails = len(list((tmp / "outbox").glob("*.eml"))) if (tmp / "outbox").exists() else 0

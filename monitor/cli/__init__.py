@@ -17,10 +17,10 @@ from typing import NoReturn
 from .. import __version__
 from ..config import ConfigError, default_config_path, load_config
 from ..errors import StoreError
+from ..logs import setup_logging, use_zone
 from ..store import DATABASE_ERRORS, display_url, trouble
 from . import admin, feeds, items, mail, manage, status, web
 from .common import EXIT_CONFIG, EXIT_FAILED
-from .logs import setup_logging, use_zone
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -72,6 +72,7 @@ def cmd_seeds_import(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_run(config: Config, args: argparse.Namespace) -> int:
-    from ..daemon.service import run_daemon
+    from ..daemon.start import start_daemon
 
-    return run_daemon(config, config_path=args.config or default_config_path(), http=args.http)
+    return start_daemon(config, args.config or default_config_path(), http=args.http, log_level=args.log_level,
+                        log_format=args.log_format)

@@ -71,8 +71,12 @@ def default_config_path() -> Path:
     return Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
 
 
-def load_config(path: Path | str | None = None, *, environ: dict[str, str] | None = None) -> Config:
-    """Read, validate and resolve a config file; raise ConfigError listing every fault."""
+def load_config(path: Path | str | None = None, *, environ: dict[str, str] | None = None,
+                text: str | None = None) -> Config:
+    """Read, validate and resolve a config file; raise ConfigError listing every fault.
+    ``text``: the file's content as already read. The daemon's job processes get the text their
+    parent validated, not whatever the file holds now (an edit takes effect on SIGHUP, as before);
+    ``path`` still resolves relative paths and names the file in messages."""
     env = os.environ if environ is None else environ
     path = Path(path) if path is not None else default_config_path()
     shown = str(path)
@@ -81,7 +85,7 @@ def load_config(path: Path | str | None = None, *, environ: dict[str, str] | Non
         return f"{shown}:{line}: {format_path(path_)}: {msg}"
 
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8") if text is None else text
     except FileNotFoundError:
         raise ConfigError(path, [f"{shown}: no such config file (pass --config PATH or set {CONFIG_ENV})"],
                           missing=True) from None

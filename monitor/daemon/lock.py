@@ -3,12 +3,20 @@ PostgreSQL database by design (leases and unique keys in the database), so no lo
 from __future__ import annotations
 
 import fcntl
+import os
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
 from ..errors import AlreadyRunning
-from ..store import instance_id
+
+
+def instance_id() -> str:
+    """This process named as lease owners and the lock file name it: ``store.leases.instance_id``,
+    which the resting daemon cannot import without loading SQLAlchemy (tests/daemon checks that
+    the two agree)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def hold_single_instance(db_file: Path | None) -> IO[str] | None:

@@ -4,9 +4,10 @@ database, not only the one scraped)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..store import Database, deliveries, feeds, stats
+if TYPE_CHECKING:  # the store (SQLAlchemy) is loaded by a daemon with --http only, which scrapes it
+    from ..store import Database
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -19,6 +20,8 @@ class _Queues:
 
     def collect(self):
         from prometheus_client.core import GaugeMetricFamily
+
+        from ..store import deliveries, feeds, stats
 
         now = datetime.now(UTC)
         with self.db.session() as s:

@@ -77,6 +77,17 @@ def test_database_env_overrides(tmp_path):
     assert config.database == "postgresql://u@127.0.0.1/x"
 
 
+def test_text_given_is_what_loads_and_the_path_still_resolves(tmp_path):
+    """The daemon's job processes load the text their parent validated, not the file's newer content."""
+    path = write(tmp_path, GOOD.replace("poll_interval: 30m", "poll_interval: sometimes"))
+    config = load_config(path, environ={}, text=GOOD)
+    assert config.poll_interval == timedelta(minutes=30)
+    assert config.mail.outbox == (tmp_path / "outbox").resolve() and config.source_path == path.resolve()
+    with pytest.raises(ConfigError) as exc:
+        load_config(path, environ={}, text=GOOD.replace("interval: 15m", "interval: soon"))
+    assert exc.value.problems[0].startswith(f"{path}:8: feeds[0].interval")
+
+
 @pytest.mark.parametrize(
     "old,new,line,keypath,words",
     [

@@ -6,7 +6,9 @@ import json
 import subprocess
 import sys
 
+from monitor.daemon.lock import instance_id
 from monitor.daemon.metrics import Metrics
+from monitor.store import instance_id as lease_owner
 
 HEAVY = ["starlette", "uvicorn", "ruamel", "prometheus_client", "alembic", "mako", "apprise"]
 
@@ -18,6 +20,31 @@ def test_the_daemon_and_the_command_line_leave_optional_libraries_unimported():
                                            check=True).stdout))
     assert "sqlalchemy" in loaded and "monitor" in loaded  # the check sees real imports
     assert loaded.isdisjoint(HEAVY), sorted(loaded & set(HEAVY))
+
+
+# What a job process loads, and the resting daemon must not: each of these is megabytes held for
+# months (SQLAlchemy ORM +32, aiohttp +23, numpy +15, httpx +15, feedparser +10, jinja2 +9, OpenCC +7).
+JOBS_ONLY = ["sqlalchemy", "httpx", "aiohttp", "feedparser", "numpy", "jinja2", "opencc", "lxml", "ahocorasick",
+             "selectolax", "psycopg", "babel", "markupsafe", "apscheduler.schedulers"]
+
+
+def test_the_resting_daemon_loads_the_config_and_the_schedule_only():
+    """``python -m monitor.daemon`` up to the point it runs: its modules, and every module it
+    imports later (the work module's top, the metrics switched off, the lock)."""
+    code = ("import json, sys, monitor.daemon.__main__, monitor.daemon.service, monitor.daemon.work; "
+            "from monitor.daemon.metrics import Metrics; Metrics(enabled=False); "
+            "print(json.dumps(sorted(sys.modules)))")
+    loaded = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                       check=True).stdout)
+    assert "pydantic" in loaded and "monitor.daemon.service" in loaded  # the check sees real imports
+    heavy = [m for m in loaded if any(m == h or m.startswith(h + ".") for h in JOBS_ONLY + HEAVY)]
+    ours = {m.split(".")[1] for m in loaded if m.startswith("monitor.") and m.count(".") >= 1}
+    assert heavy == [], heavy
+    assert ours <= {"config", "daemon", "errors", "logs", "watch"}, ours
+
+
+def test_the_lock_names_the_daemon_as_lease_owners_do():
+    assert instance_id() == lease_owner()
 
 
 def test_metrics_off_accept_every_call_and_on_count():

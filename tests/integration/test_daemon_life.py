@@ -12,6 +12,7 @@ import threading
 import time
 import urllib.request
 from collections import Counter, defaultdict
+from pathlib import Path
 from xml.sax.saxutils import escape
 
 import pytest
@@ -379,3 +380,61 @@ def test_sigterm_while_smtp_hangs_keeps_the_grace_period_and_sends_once_later(ma
         wait_until(lambda: len(smtp.messages) == 1, 30, "the alert from the next daemon")
         assert d2.stop() == 0
     assert len(smtp.messages) == 1 and smtp.messages[0]["X-Monitor-Delivery"].startswith("alert")
+
+
+def job_pids(d: Daemon, job: str) -> list[int]:
+    """The job processes the daemon started, from its debug lines."""
+    return [int(line.split("(pid ")[1].split(")")[0]) for line in d.lines if f"started the {job} job" in line]
+
+
+def children_of(pid: int) -> list[int]:
+    return [int(c) for t in Path(f"/proc/{pid}/task").iterdir() for c in (t / "children").read_text().split()]
+
+
+def test_at_rest_the_daemon_holds_no_job_no_database_and_starts_no_job_per_tick(sqlite_config, feed_server,
+                                                                                 daemons):
+    """Issue 21: the jobs' libraries leave with their processes; between due times nothing is
+    started (poll_interval 4s ticks every second: the old daemon polled the database each tick)."""
+    feed_server.routes["/f.xml"] = rss([("r1", "新市民安居工程启动")])
+    config = sqlite_config({"poll_interval": "4s",
+                            "feeds": [{"name": "f", "url": feed_server.url("/f.xml"), "interval": "1h"}]})
+    d = Daemon(config, "--log-level", "debug")
+    daemons.append(d)
+    d.wait_for("polled 1 feeds")
+    wait_until(lambda: not children_of(d.proc.pid), 20, "the job processes to end")
+    time.sleep(6)
+    assert job_pids(d, "poll") == job_pids(d, "poll")[:1], d.output  # one poll job: the first
+    assert not children_of(d.proc.pid)
+    status = Path(f"/proc/{d.proc.pid}/status").read_text()
+    resident = int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1]) / 1024
+    assert resident < 80, f"{resident:.0f} MB at rest"
+    opened = [os.readlink(f"/proc/{d.proc.pid}/fd/{fd}") for fd in os.listdir(f"/proc/{d.proc.pid}/fd")]
+    db_file = str(config.parent / "monitor.db")
+    assert db_file + ".lock" in opened  # the lock, passed on through exec
+    assert not [f for f in opened if f.startswith(db_file) and not f.endswith(".lock")], opened
+    maps = Path(f"/proc/{d.proc.pid}/maps").read_text()
+    assert "numpy" not in maps and "sqlalchemy" not in maps and "lxml" not in maps
+    assert d.stop() == 0, d.output
+
+
+def test_a_job_killed_mid_poll_loses_nothing_and_sends_once(make_config, feed_server, daemons):
+    slow = rss([("k1", "消费金融公司增资扩股")])
+    slow.stall = 5.0
+    feed_server.routes["/slow.xml"] = slow
+    with SmtpServer() as smtp:
+        config = make_config({"poll_interval": "2s", "watches": WATCHES, "mail": mail_config(smtp),
+                              "feeds": [{"name": "slow", "url": feed_server.url("/slow.xml"), "interval": "1h"}]})
+        d = Daemon(config, "--log-level", "debug")
+        daemons.append(d)
+        wait_until(lambda: feed_server.requests_to("/slow.xml"), 30, "the poll to start")
+        (victim,) = job_pids(d, "poll")
+        os.kill(victim, signal.SIGKILL)  # holding the feed's lease, mid-fetch
+        d.wait_for("killed by SIGKILL")
+        wait_until(lambda: len(feed_server.requests_to("/slow.xml")) >= 2, 30, "the feed polled again")
+        wait_until(lambda: titles_in(smtp.messages, "alert"), 30, "the alert")
+        assert d.stop() == 0, d.output
+    assert titles_in(smtp.messages, "alert") == ["消费金融公司增资扩股"]
+    sess = sessions(make_engine(load_config(config).database))
+    with sess() as s:
+        assert s.scalar(select(func.count()).select_from(Item)) == 1
+        assert s.scalar(select(func.count()).select_from(Feed).where(Feed.lease_owner.is_not(None))) == 0

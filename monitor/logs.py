@@ -1,5 +1,6 @@
 """Logging for the CLI and the daemon: plain lines, or one JSON object per line for log shippers
-(``--log-format json``)."""
+(``--log-format json``). A module of its own, importing nothing of ours, so the resting daemon and
+its job processes write the same lines without loading the command line's libraries."""
 from __future__ import annotations
 
 import json
