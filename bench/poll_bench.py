@@ -57,6 +57,35 @@ def make_config(tmp: Path, base: str, run: int, feeds: int = FEEDS) -> Path:
     return path
 
 
+def passage_sharing() -> tuple[float, float, int]:
+    """Indexed passages an item shares with unrelated items, per anchor: the bench feeds' text and
+    the real articles of ../shared/corpora, in stores of the same size. It sets how many stored
+    candidates each new item's dedupe check reads and verifies."""
+    import collections
+
+    import feed_server
+    from dedupe_bench import load_articles
+
+    from monitor.dedupe.fingerprint import prepare
+    from monitor.sources.parse import parse_feed
+
+    real: dict[str, str] = {}  # one article per title: the corpora hold copies of the same story
+    corpora = HERE.parent.parent / "shared" / "corpora"
+    for f in sorted((corpora / "real_feeds").glob("*")) + sorted((corpora / "zh_feeds").glob("*")):
+        for e in parse_feed(f.read_bytes()).entries if f.suffix in (".xml", ".json") else []:
+            if len(e.body or "") > 150:
+                real.setdefault(e.title, e.body)
+    real.update((a.title, a.body) for a in sum(load_articles(), []) if len(a.body) > 150)
+
+    def per_anchor(articles: list[tuple[str, str]]) -> float:
+        anchors = [set(prepare(t, b).anchors.tolist()) for t, b in articles]
+        count = collections.Counter(h for a in anchors for h in a)
+        return sum(count[h] - 1 for a in anchors for h in a) / max(1, sum(map(len, anchors)))
+
+    n = len(real)
+    return per_anchor([feed_server.article(k // 50, k % 50) for k in range(n)]), per_anchor(list(real.items())), n
+
+
 def bare_parse(bodies: list[bytes]) -> float:
     start = time.perf_counter()
     for b in bodies:
@@ -114,7 +143,11 @@ def main() -> None:
         finally:
             server.kill()
     b, n, c, w = (statistics.median(x) for x in (bare, naive, cold, warm))
+    shared, real, size = passage_sharing()
     print(f"poll: {FEEDS} loopback feeds x 50 items, concurrency 50, median of {RUNS} runs, {os.cpu_count()} cores")
+    print(f"  workload: items share {shared:.2f} indexed passages per anchor with unrelated items "
+          f"(real articles of the corpora: {real:.2f}; stores of {size}); text of a Markov chain of order "
+          f"{os.environ.get('BENCH_MARKOV_ORDER', 1)}")
     print(f"  peer: bare feedparser.parse (bytes in memory, one core)  {b:8.1f} feeds/s")
     print(f"  peer: naive pipeline (httpx + feedparser + sqlite3)       {n:8.1f} feeds/s")
     print(f"  poll, all items new (fetch+parse+store+dedupe+match)      {c:8.1f} feeds/s   "
