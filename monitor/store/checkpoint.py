@@ -22,6 +22,7 @@ log = logging.getLogger("monitor.store")
 
 SAFETY_PAGES = 40_000  # 160 MB of log: each connection checkpoints itself only past this
 SETTLE_SECONDS = 0.5  # after a commit, wait for more before checkpointing (one pass for a burst)
+IDLE_SECONDS = 60.0  # with no commit for this long, the thread ends
 JOURNAL_LIMIT = 64 * 2**20  # bytes of log file kept after a checkpoint (the rest is truncated)
 
 
@@ -39,26 +40,36 @@ class Checkpointer:
 
     def committed(self, *_: object) -> None:
         """A commit happened: there is log to move (the listener of the engine's commit event)."""
-        if self._thread is None:
-            with self._lock:
-                if self._thread is None and not self._closing.is_set():
-                    self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
-                    self._thread.start()
-        self._wake.set()
+        with self._lock:
+            self._wake.set()
+            if (self._thread is None or not self._thread.is_alive()) and not self._closing.is_set():
+                self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
+                self._thread.start()
 
     def _run(self) -> None:
         conn = sqlite3.connect(self.path, timeout=self.busy_ms / 1000, check_same_thread=False)
         try:
             conn.execute(f"PRAGMA journal_size_limit={JOURNAL_LIMIT}")
-            while True:
-                self._wake.wait()
-                self._wake.clear()
+            while self._next():
                 # Settle: a poll commits feed after feed; one checkpoint per burst is enough.
                 if self._closing.wait(SETTLE_SECONDS):
                     break
                 self._checkpoint(conn)
         finally:
             conn.close()
+
+    def _next(self) -> bool:
+        """Wait for a commit; False when none came for IDLE_SECONDS (the thread and its connection
+        end: a process at rest keeps neither; the next commit starts them again)."""
+        if self._wake.wait(IDLE_SECONDS):
+            self._wake.clear()
+            return True
+        with self._lock:  # a commit between the time-out and here still finds a thread to wake
+            if self._wake.is_set():
+                self._wake.clear()
+                return True
+            self._thread = None
+            return False
 
     def _checkpoint(self, conn: sqlite3.Connection) -> None:
         try:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
 from datetime import UTC, datetime
 
@@ -52,17 +51,27 @@ def test_commits_leave_the_log_to_the_checkpoint_thread(tmp_path):
     assert _wait(lambda: path.stat().st_size - before > 3_000_000), "the log was not moved into the file"
     with db.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM items")).scalar() == 1210
+    thread = db.checkpointer._thread
     db.dispose()
     keeper.close()
-    assert not any(t.name == "sqlite-checkpoint" and t.is_alive() for t in threading.enumerate())
+    assert thread is not None and not thread.is_alive()
 
 
-def test_a_database_that_only_reads_starts_no_thread(tmp_path):
+def test_a_database_that_only_reads_starts_no_thread_and_an_idle_one_ends(tmp_path, monkeypatch):
+    from monitor.store import checkpoint
+
+    monkeypatch.setattr(checkpoint, "IDLE_SECONDS", 0.5)
     db = Database(f"sqlite:///{tmp_path / 'm.db'}")
-    db.migrate()  # Alembic's own commits on an empty file may start it; reading after that must not
-    started = [t for t in threading.enumerate() if t.name == "sqlite-checkpoint"]
+    db.migrate()
+    assert db.checkpointer is not None
+    first = db.checkpointer._thread  # Alembic's commits started it
+    assert first is not None and _wait(lambda: not first.is_alive()), "an idle thread did not end"
+    assert db.checkpointer._thread is None
     with db.session() as s:
         s.execute(text("SELECT count(*) FROM items")).scalar()
-    assert [t for t in threading.enumerate() if t.name == "sqlite-checkpoint"] == started
+    assert db.checkpointer._thread is None  # reading commits nothing
+    _write(db, 1, 0)
+    second = db.checkpointer._thread
+    assert second is not None and second is not first and second.is_alive()  # a commit starts it again
     db.dispose()
-    assert not any(t.name == "sqlite-checkpoint" and t.is_alive() for t in threading.enumerate())
+    assert not second.is_alive()
