@@ -13,6 +13,7 @@ def _remember(signum: int, _frame: object) -> None:
 
 for _sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
     signal.signal(_sig, _remember)
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})  # blocked by daemon.start
 
 
 def main(argv: list[str] | None = None) -> int:

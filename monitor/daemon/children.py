@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger("monitor.daemon")
+JOB_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 
 
 class Children:
@@ -29,6 +30,7 @@ class Children:
         self.config_path = config_path
         self.log_args = ["--log-level", log_level, "--log-format", log_format]
         self.running: set[asyncio.subprocess.Process] = set()
+        self.stop_signal: signal.Signals | None = None  # once the daemon stops: for jobs started since
 
     async def run(self, job: str, flags: list[str], config_text: str, database: str,
                   heard: Callable[[dict[str, Any]], None]) -> dict[str, Any] | None:
@@ -36,16 +38,30 @@ class Children:
         last line (the report) is returned, or None when the job died or said nothing (its log
         lines say why; a dead one's leases are taken back by the next job)."""
         env = dict(os.environ, MONITOR_DATABASE=database)
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "monitor.daemon.work", job, "--config", self.config_path,
-            "--parent", str(os.getpid()), *self.log_args, *flags,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env, limit=2**24)
+        # Blocked across the exec, unblocked by the job once its handlers are in (the mask is
+        # inherited): a Ctrl-C or SIGTERM while it imports waits for them instead of killing it.
+        # Unblocked, not restored: two lanes start side by side, and the second would restore the
+        # first's blocked mask for good (the fork itself happens before the first await).
+        signal.pthread_sigmask(signal.SIG_BLOCK, JOB_SIGNALS)
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-P", "-m", "monitor.daemon.work", job, "--config", self.config_path,
+                "--parent", str(os.getpid()), *self.log_args, *flags,
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env, limit=2**24)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, JOB_SIGNALS)
         self.running.add(proc)
+        if self.stop_signal is not None:  # the daemon began stopping while this one was starting
+            proc.send_signal(self.stop_signal)
         log.debug("started the %s job (pid %d) %s", job, proc.pid, " ".join(flags))
         try:
             report = await _talk(proc, config_text, heard)
         finally:
             self.running.discard(proc)
+            if proc.returncode is None:  # reading its lines failed: it must not live on, unread
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                await proc.wait()
         if proc.returncode and proc.returncode < 0:
             log.error("the %s job (pid %d) was killed by %s; its leases are taken back by the next job",
                       job, proc.pid, signal.Signals(-proc.returncode).name)
@@ -54,6 +70,7 @@ class Children:
         return report
 
     def signal_all(self, sig: signal.Signals) -> None:
+        self.stop_signal = sig
         for proc in list(self.running):
             with contextlib.suppress(ProcessLookupError):  # ended a moment ago; its report is being read
                 proc.send_signal(sig)

@@ -41,6 +41,9 @@ def start_daemon(config: Config, config_path: Path, *, http: tuple[str, int] | N
     db.migrate()
     release_dead_leases(db)
     db.dispose()
+    # From here to the resting daemon's handlers (through exec) a signal waits, blocked: otherwise
+    # it was lost, or SIGHUP's default action ended the new daemon without a word.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
     stops = [s for s in early if s != signal.SIGHUP]
     if stops:
         log.info("received %s: stopping", signal.Signals(stops[0]).name)
@@ -48,6 +51,7 @@ def start_daemon(config: Config, config_path: Path, *, http: tuple[str, int] | N
         return 0
     if http is None:
         _rest(config_path, lock, log_level, log_format)  # returns only if exec failed
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})  # to `remember`
     try:
         text = config_path.read_text(encoding="utf-8")
         config = load_config(config_path, text=text)
@@ -69,7 +73,7 @@ def _rest(config_path: Path, lock: IO[str] | None, log_level: str, log_format: s
         handler.flush()
     sys.stdout.flush()
     sys.stderr.flush()
-    argv = [sys.executable, "-m", "monitor.daemon", "--config", str(config_path), "--lock-fd", str(fd),
+    argv = [sys.executable, "-P", "-m", "monitor.daemon", "--config", str(config_path), "--lock-fd", str(fd),
             "--log-level", log_level, "--log-format", log_format]
     try:
         os.execv(sys.executable, argv)

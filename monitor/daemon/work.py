@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import ctypes
 import ctypes.util
 import json
@@ -70,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _remember)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # reloading is the parent's business
+    # The daemon starts us with these blocked (daemon.children): one sent while we imported waited
+    # for the handlers above instead of killing us with a KeyboardInterrupt or a false "killed" error.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
     args = _parser().parse_args(argv)
     _die_with_parent(args.parent)
     report_fd = os.dup(1)
@@ -82,8 +86,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     use_zone(config.tz)
     report = asyncio.run(Job(config, args, report_fd).run())
-    os.write(report_fd, (json.dumps(report) + "\n").encode())
+    _tell(report_fd, report)
     return 0 if report["ok"] else 1
+
+
+def _tell(fd: int, news: dict[str, Any]) -> None:
+    """One JSON line to the daemon. If it died (kill -9) there is nobody to tell: PDEATHSIG has
+    already started the shutdown, and a traceback in the log would say nothing useful."""
+    with contextlib.suppress(BrokenPipeError):
+        os.write(fd, (json.dumps(news) + "\n").encode())
 
 
 class Job:
@@ -98,7 +109,7 @@ class Job:
 
     def emit(self, news: dict[str, Any]) -> None:
         """A line for the daemon before the report that ends the job."""
-        os.write(self.report_fd, (json.dumps(news) + "\n").encode())
+        _tell(self.report_fd, news)
 
     async def run(self) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
@@ -242,14 +253,10 @@ class Job:
         for nothing at all): the parent sleeps until then instead of asking every tick."""
         from ..store import deliveries, feeds
 
-        now = datetime.now(UTC)
         with self.db.session() as s:
-            polls = [v.next_poll_at or now for v in feeds.feed_views(s, active_only=True)]
-            sends = [d.lease_until if d.status == "sending" else d.next_attempt_at
-                     for d in deliveries.listing(s, 0)]
-        self.report["next_poll"] = min(polls).timestamp() if polls else None
-        due = [t for t in sends if t is not None]
-        self.report["next_send"] = min(due).timestamp() if due else None
+            next_poll, next_send = feeds.next_due(s), deliveries.next_attempt(s)
+        self.report["next_poll"] = next_poll.timestamp() if next_poll else None
+        self.report["next_send"] = next_send.timestamp() if next_send else None
 
     def _failed(self, e: Exception, what: str) -> None:
         """A job's failure in the log: one line for database trouble (foreseeable: locked, full,
