@@ -111,6 +111,15 @@ def retry_failed(session: Session) -> int:
     return getattr(res, "rowcount", 0) or 0
 
 
+def next_attempt(session: Session) -> datetime | None:
+    """When the outbox next has something to try: the earliest retry of a pending or failed
+    delivery (not one given up), or the end of a send's lease (its sender may have died)."""
+    retry = session.scalar(select(func.min(Delivery.next_attempt_at))
+                           .where(Delivery.status.in_(("pending", "failed"))))
+    lease = session.scalar(select(func.min(Delivery.lease_until)).where(Delivery.status == "sending"))
+    return min((t for t in (retry, lease) if t is not None), default=None)
+
+
 def listing(session: Session, limit: int = 50) -> list[Delivery]:
     """Unsent first (oldest first), then the latest sent."""
     unsent = list(session.scalars(select(Delivery).where(Delivery.status != "sent").order_by(Delivery.id)))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import or_, select, true, update
+from sqlalchemy import func, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from ..config.schedule import next_poll
@@ -239,6 +239,14 @@ def _view(f: Feed) -> FeedView:
     return FeedView(f.name, f.url, f.kind, f.active, timedelta(seconds=f.interval_seconds), f.consecutive_failures,
                     f.last_fetch_at, f.last_success_at, f.last_error_at, f.last_error, f.last_error_kind,
                     f.last_http_status, f.next_poll_at, f.created_at)
+
+
+def next_due(session: Session) -> datetime | None:
+    """When the next active feed is due (now, for one never polled); None without active feeds.
+    The resting daemon sleeps until then."""
+    if session.scalar(select(Feed.id).where(Feed.active.is_(True), Feed.next_poll_at.is_(None)).limit(1)):
+        return datetime.now(UTC)
+    return session.scalar(select(func.min(Feed.next_poll_at)).where(Feed.active.is_(True)))
 
 
 def feed_views(session: Session, *, active_only: bool = False) -> list[FeedView]:
