@@ -79,12 +79,14 @@ class Metrics:
         self.matches = Counter("monitor_matches", "(item, watch) matches stored", registry=r)
         self.duplicates = Counter("monitor_duplicates", "Items recognised as duplicates", registry=r)
         self.emails = Counter("monitor_emails", "Email send attempts", ["kind", "result"], registry=r)
-        self.tick_seconds = Histogram("monitor_poll_tick_seconds", "Duration of one poll tick", registry=r,
+        self.tick_seconds = Histogram("monitor_poll_tick_seconds", "Duration of one poll job (a process)", registry=r,
                                       buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300))
         self.fetch_seconds = Histogram("monitor_feed_fetch_seconds", "Duration of one feed's poll", registry=r,
                                        buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30))
-        self.last_tick = Gauge("monitor_last_poll_tick_timestamp_seconds", "When the last poll tick ended",
-                               registry=r)
+        # A poll job runs when a feed is due (at most every tick, at least every 10 minutes), so an
+        # alert on staleness wants /healthz's seconds_late, not the age of this.
+        self.last_tick = Gauge("monitor_last_poll_tick_timestamp_seconds",
+                               "When the last poll job ended (jobs run when feeds are due)", registry=r)
         self.reloads = Counter("monitor_config_reloads", "SIGHUP reloads by result", ["result"], registry=r)
         if db is not None:
             r.register(_Queues(db))
