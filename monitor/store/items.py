@@ -122,7 +122,7 @@ def insert_items(session: Session, rows: list[dict]) -> list[int]:
     """Insert item rows in multi-row statements; their ids, in the order of ``rows``.
 
     SQLAlchemy can only promise RETURNING in row order on SQLite by inserting one row per
-    statement (88 of a dedupe writer's 450 µs per article). SQLite numbers the rows of one
+    statement (50-90 of the dedupe bench writer's 450-500 µs per article). SQLite numbers the rows of one
     INSERT as it takes them, in VALUES order, each above every id before it: the ids returned,
     sorted, are the rows' ids in order. PostgreSQL keeps SQLAlchemy's ordered RETURNING."""
     if session.get_bind().dialect.name == "sqlite":

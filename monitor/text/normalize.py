@@ -76,11 +76,6 @@ def squash(text: str) -> str:
     return _NOT_WORD.sub("", to_mainland(nfkc(text)).casefold())
 
 
-def squash_nfkc(text: str) -> str:
-    """squash() of a text already NFKC-normalised (saves a second pass over a long article)."""
-    return _NOT_WORD.sub("", to_mainland(text).casefold())
-
-
 def content_hash(text: str) -> str:
     hashes = getattr(_primed, "hashes", None)
     if hashes is not None and (digest := hashes.get(text)) is not None:
