@@ -98,6 +98,22 @@ def feed(n: int, items: int, first: int = 0, rotate: float = 0.0) -> bytes:
     ).encode()
 
 
+def start(tmp, items: int = 50, rotate: float = 0.0):
+    """This server in a process of its own, its port written to a file in ``tmp``: the process and
+    the base URL (for the benches; they kill it when done)."""
+    import subprocess
+    from pathlib import Path
+
+    port_file = Path(tmp) / "port"
+    proc = subprocess.Popen([sys.executable, __file__, str(port_file), str(items), str(rotate)])
+    for _ in range(200):  # bounded: 10 s
+        if port_file.exists() and port_file.read_text():
+            return proc, f"http://127.0.0.1:{port_file.read_text()}"
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("bench feed server did not start")
+
+
 async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, items: int, rotate: float) -> None:
     try:
         while True:

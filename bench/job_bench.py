@@ -15,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import feed_server  # bench/ is on the path: these files run as scripts beside it
 import yaml
 
 HERE = Path(__file__).resolve().parent
@@ -37,13 +38,8 @@ def job(config: Path, *args: str) -> tuple[float, float, float]:
 def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        server = subprocess.Popen([sys.executable, str(HERE / "feed_server.py"), str(tmp / "port"), "50"])
+        server, base = feed_server.start(tmp)
         try:
-            for _ in range(200):  # bounded: 10 s
-                if (tmp / "port").exists() and (tmp / "port").read_text():
-                    break
-                time.sleep(0.05)
-            base = f"http://127.0.0.1:{(tmp / 'port').read_text()}"
             config = tmp / "config.yaml"
             config.write_text(yaml.safe_dump({
                 "database": f"sqlite:///{tmp / 'jobs.db'}",

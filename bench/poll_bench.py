@@ -13,7 +13,6 @@ import os
 import sqlite3
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,14 +31,9 @@ HERE = Path(__file__).resolve().parent
 
 
 def start_server(tmp: Path) -> tuple[subprocess.Popen, str]:
-    port_file = tmp / "port"
-    proc = subprocess.Popen([sys.executable, str(HERE / "feed_server.py"), str(port_file), "50"])
-    for _ in range(200):
-        if port_file.exists() and port_file.read_text():
-            return proc, f"http://127.0.0.1:{port_file.read_text()}"
-        time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("bench feed server did not start")
+    import feed_server
+
+    return feed_server.start(tmp)
 
 
 def make_config(tmp: Path, base: str, run: int, feeds: int = FEEDS) -> Path:

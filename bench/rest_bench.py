@@ -15,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 
+import feed_server  # bench/ is on the path: these files run as scripts beside it
 import yaml
 from soak_bench import descendants, rss_mb  # bench/ is on the path: this file runs as a script beside it
 
@@ -65,13 +66,8 @@ def daemon_at_rest(tmp: Path, base: str, run: int) -> tuple[float, int]:
 def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        server = subprocess.Popen([sys.executable, str(HERE / "feed_server.py"), str(tmp / "port"), "50"])
+        server, base = feed_server.start(tmp)
         try:
-            for _ in range(200):  # bounded: 10 s
-                if (tmp / "port").exists() and (tmp / "port").read_text():
-                    break
-                time.sleep(0.05)
-            base = f"http://127.0.0.1:{(tmp / 'port').read_text()}"
             rest = [daemon_at_rest(tmp, base, r) for r in range(RUNS)]
         finally:
             server.kill()
