@@ -13,9 +13,11 @@ never block a writer or a reader, and copy what no reader still needs.
 """
 from __future__ import annotations
 
+import atexit
 import logging
 import sqlite3
 import threading
+import weakref
 from pathlib import Path
 
 log = logging.getLogger("monitor.store")
@@ -24,6 +26,18 @@ SAFETY_PAGES = 40_000  # 160 MB of log: each connection checkpoints itself only 
 SETTLE_SECONDS = 0.5  # after a commit, wait for more before checkpointing (one pass for a burst)
 IDLE_SECONDS = 60.0  # with no commit for this long, the thread ends
 JOURNAL_LIMIT = 64 * 2**20  # bytes of log file kept after a checkpoint (the rest is truncated)
+
+
+_LIVE: weakref.WeakSet[Checkpointer] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    """At exit, before the interpreter drops its connections: a checkpoint thread's connection still
+    open would keep SQLite from checkpointing and removing the log when the last one closes (a
+    command that polled left its whole log behind, and the next one appended to it)."""
+    for checkpointer in list(_LIVE):
+        checkpointer.close()
 
 
 class Checkpointer:
@@ -37,6 +51,7 @@ class Checkpointer:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.passes = 0  # checkpoints run (tests and benches read it)
+        _LIVE.add(self)
 
     def committed(self, *_: object) -> None:
         """A commit happened: there is log to move (the listener of the engine's commit event)."""
@@ -75,8 +90,11 @@ class Checkpointer:
         try:
             conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
             self.passes += 1
-        except sqlite3.Error as e:  # the next commit wakes us again; the safety limit holds meanwhile
-            log.warning("checkpoint of %s failed: %s", self.path, e)
+        except sqlite3.Error as e:
+            # Not the user's business: the next commit wakes us again, the log's safety limit holds
+            # meanwhile, and a cause that lasts (a full disk) fails the writes themselves, which say
+            # so in the one line a command or a job reports.
+            log.debug("checkpoint of %s failed: %s", self.path, e)
 
     def close(self) -> None:
         """Stop the thread; SQLite checkpoints what is left when the last connection closes."""
