@@ -1,19 +1,12 @@
 """``python -m monitor.daemon``: the resting daemon, which ``monitor run`` becomes by exec once the
 database is ready (``daemon.start``). It loads the config and the schedule only; the jobs run in
 processes of their own (``daemon.work``). Not a command to type: ``monitor run`` starts it."""
-import signal
 import sys
 
-_EARLY: list[int] = []  # signals before the event loop can take them: replayed once it runs
+from . import early
 
-
-def _remember(signum: int, _frame: object) -> None:
-    _EARLY.append(signum)
-
-
-for _sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-    signal.signal(_sig, _remember)
-signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})  # blocked by daemon.start
+_EARLY = early.remember()  # before the imports below: a signal in the meantime is noted, not lost
+early.unblock()  # daemon.start blocked them across the exec
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,8 +19,9 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from . import early
+
 log = logging.getLogger("monitor.daemon")
-JOB_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 
 
 class Children:
@@ -42,14 +43,14 @@ class Children:
         # inherited): a Ctrl-C or SIGTERM while it imports waits for them instead of killing it.
         # Unblocked, not restored: two lanes start side by side, and the second would restore the
         # first's blocked mask for good (the fork itself happens before the first await).
-        signal.pthread_sigmask(signal.SIG_BLOCK, JOB_SIGNALS)
+        early.block()
         try:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-P", "-m", "monitor.daemon.work", job, "--config", self.config_path,
                 "--parent", str(os.getpid()), *self.log_args, *flags,
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env, limit=2**24)
         finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, JOB_SIGNALS)
+            early.unblock()
         self.running.add(proc)
         if self.stop_signal is not None:  # the daemon began stopping while this one was starting
             proc.send_signal(self.stop_signal)

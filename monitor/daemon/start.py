@@ -17,6 +17,7 @@ from ..config import Config, ConfigError, load_config
 from ..errors import AlreadyRunning
 from ..store import Database
 from ..store.leases import release_dead_leases
+from . import early
 from .lock import hold_single_instance
 from .service import run_daemon
 
@@ -25,13 +26,7 @@ log = logging.getLogger("monitor.daemon")
 
 def start_daemon(config: Config, config_path: Path, *, http: tuple[str, int] | None, log_level: str,
                  log_format: str) -> int:
-    early: list[int] = []  # a signal during the migration: acted on once it is done, not mid-write
-
-    def remember(signum: int, _frame: object) -> None:
-        early.append(signum)
-
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, remember)
+    noted = early.remember()  # a signal during the migration: acted on once it is done, not mid-write
     db = Database(config.database)
     try:
         lock = hold_single_instance(db.sqlite_path())
@@ -43,15 +38,15 @@ def start_daemon(config: Config, config_path: Path, *, http: tuple[str, int] | N
     db.dispose()
     # From here to the resting daemon's handlers (through exec) a signal waits, blocked: otherwise
     # it was lost, or SIGHUP's default action ended the new daemon without a word.
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
-    stops = [s for s in early if s != signal.SIGHUP]
+    early.block()
+    stops = [s for s in noted if s != signal.SIGHUP]
     if stops:
         log.info("received %s: stopping", signal.Signals(stops[0]).name)
         log.info("monitor stopped")
         return 0
     if http is None:
         _rest(config_path, lock, log_level, log_format)  # returns only if exec failed
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})  # to `remember`
+    early.unblock()  # to the handlers of early.remember
     try:
         text = config_path.read_text(encoding="utf-8")
         config = load_config(config_path, text=text)
@@ -59,7 +54,7 @@ def start_daemon(config: Config, config_path: Path, *, http: tuple[str, int] | N
         log.error("%s changed while the daemon started and cannot be read now: %s", config_path, e)
         return 2
     return run_daemon(config, config_path, text, http=http, lock=lock, log_args=(log_level, log_format),
-                      early=early)
+                      early=noted)
 
 
 def _rest(config_path: Path, lock: IO[str] | None, log_level: str, log_format: str) -> None:

@@ -32,16 +32,13 @@ from typing import Any
 
 from ..config import Config, ConfigError, load_config
 from ..logs import setup_logging, use_zone
+from . import early
 
 log = logging.getLogger("monitor.daemon")
 GRACE_SECONDS = 20  # after SIGTERM: how long an in-flight job may take before it is cut off
 RETENTION_BATCH = 2000
 JOBS = ("poll", "mail", "maintenance")
-_EARLY: list[int] = []  # signals received before the event loop runs
-
-
-def _remember(signum: int, _frame: object) -> None:
-    _EARLY.append(signum)
+_EARLY: list[int] = []  # signals received before the event loop runs (filled by early.remember)
 
 
 def _die_with_parent(parent: int) -> None:
@@ -68,12 +65,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, _remember)
+    global _EARLY
+    _EARLY = early.remember((signal.SIGTERM, signal.SIGINT))
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # reloading is the parent's business
     # The daemon starts us with these blocked (daemon.children): one sent while we imported waited
     # for the handlers above instead of killing us with a KeyboardInterrupt or a false "killed" error.
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
+    early.unblock()
     args = _parser().parse_args(argv)
     _die_with_parent(args.parent)
     report_fd = os.dup(1)
