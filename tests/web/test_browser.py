@@ -82,10 +82,16 @@ def test_pages_render_without_console_errors_at_both_widths(served, tmp_path):
 def _click_through(page, base: str) -> None:
     """Search, open the story, take it out of its watch, put it back: forms work in the browser."""
     page.goto(base + "/search?q=城商行")
-    page.click(".story .actions a")
+    # Each click loads a page (a link, a form's POST and its redirect): read it once it has loaded,
+    # not mid-navigation (content() was '' there once, on a busy machine).
+    with page.expect_navigation():
+        page.click(".story .actions a")
     assert page.url.startswith(base + "/stories/") and "为何收录" in page.content()
-    page.click("button:has-text('与「新市民」无关')")
+    with page.expect_navigation():
+        page.click("button:has-text('与「新市民」无关')")
     assert "移出「新市民」" in page.content()
-    page.click("button:has-text('恢复到「新市民」')")
-    assert "移出「新市民」" not in page.content()
+    with page.expect_navigation():
+        page.click("button:has-text('恢复到「新市民」')")
+    content = page.content()
+    assert "为何收录" in content and "移出「新市民」" not in content
     page.close()
