@@ -15,6 +15,7 @@ from ..config.durations import format_duration
 from ..mail.channels import display
 from ..mail.compose import alert_now
 from ..mail.transports import transport_for
+from ..pipeline.index import index_queued
 from ..pipeline.poll import FeedResult, poll
 from ..sources.specs import desired_feeds
 from ..store import display_url, feeds, instance_id
@@ -114,6 +115,7 @@ def cmd_poll(config: Config, args: argparse.Namespace) -> int:
         _print_poll_table(results)
     if any(r.matches for r in results) and not args.no_alerts:
         _alert(config, db, quiet=args.json)
+    index_queued(db)  # after the alerts: the search index for what this poll stored
     return EXIT_FAILED if any(r.status == "error" for r in results) else EXIT_OK
 
 

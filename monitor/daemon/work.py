@@ -180,6 +180,11 @@ class Job:
             from ..mail.compose import queue_alerts
 
             await self._queue_and_send(queue_alerts, "alerts", only_these=True)
+        from ..pipeline.index import index_queued
+
+        # After the alerts: what the poll stored becomes searchable through the index (the web
+        # view reads the queue meanwhile). A shutdown leaves the rest for the next poll.
+        await asyncio.to_thread(index_queued, self.db, stopping=self.stopping.is_set)
 
     async def _mail(self) -> None:
         if self.args.digest and not self.stopping.is_set():

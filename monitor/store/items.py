@@ -113,8 +113,7 @@ def save_entries(session: Session, feed_id: int, feed_name: str, entries: Sequen
         saved.new = [StoredItem(i, e.title, e.summary, e.content, e.source, e.canonical_url or e.url, feed_name,
                                 row["content_hash"], e.published, row["backlog"])
                      for i, e, row in zip(ids, new_entries, new_rows, strict=True)]
-    search.index_rows(session, [(s.id, s.title, s.summary, s.content) for s in saved.new], new=True)
-    search.index_rows(session, [(s.id, s.title, s.summary, s.content) for s in saved.updated])
+    search.queue(session, [s.id for s in saved.new] + [s.id for s in saved.updated])
     return saved
 
 

@@ -166,6 +166,16 @@ class Sketch(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class SearchPending(Base):
+    """An item whose search index entry is still to be written (migration 0007 says why);
+    ``n`` counts its queuings, so a change made while its batch was indexed keeps it queued."""
+
+    __tablename__ = "search_pending"
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+
+
 class Watch(Base):
     __tablename__ = "watches"
 

@@ -7,19 +7,24 @@ through the index; shorter terms fall back to LIKE, which scans); on PostgreSQL 
 with pg_trgm GIN indexes serving LIKE. The index narrows the candidates; the watch matcher then
 decides on the candidates exactly as it decides for a watch (word boundaries, NOT, fields), and
 gives the spans to highlight.
+
+Polls do not write the index: they queue the items they store or change in ``search_pending``
+(``queue``), and ``index_pending`` indexes the queue after the poll, a large batch per transaction
+(migration 0007 says why). Until then every queued item is a candidate of every query, so search
+never misses what is stored; the matcher's exact decision keeps the answers the same.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, and_, bindparam, column, or_, select, text
+from sqlalchemy import ColumnElement, Integer, and_, bindparam, column, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from ..text.normalize import match_form
 from ..watch.query import And, Node, Not, Or, Term
 from .chunks import chunked
-from .models import Item
+from .models import Item, SearchPending
 
 BODY_INDEXED = 20_000  # characters of an item's text that search sees: bounds the index
 TRIGRAM = 3  # the shortest term the trigram index can find
@@ -44,6 +49,36 @@ def index_rows(conn: Any, rows: Sequence[tuple[int, str | None, str | None, str 
         _delete(conn, [int(v["id"]) for v in values])
     key = "rowid" if _dialect(conn) == "sqlite" else "item_id"
     conn.execute(text(f"INSERT INTO item_search ({key}, title, body) VALUES (:id, :title, :body)"), values)
+
+
+def queue(session: Session, ids: Sequence[int]) -> None:
+    """Queue items for indexing (new ones, or changed ones whose entry is now stale)."""
+    if ids:
+        session.execute(text("INSERT INTO search_pending (item_id, n) VALUES (:i, 1) "
+                             "ON CONFLICT (item_id) DO UPDATE SET n = search_pending.n + 1"),
+                        [{"i": int(i)} for i in ids])
+
+
+def index_pending(session: Session, limit: int) -> int:
+    """Index up to ``limit`` queued items, oldest first; how many were taken from the queue.
+
+    A queued item changed again meanwhile (its ``n`` moved on) stays queued for the next batch;
+    one deleted meanwhile has left the queue with its row (the foreign key cascades)."""
+    queued = session.execute(select(SearchPending.item_id, SearchPending.n)
+                             .order_by(SearchPending.item_id).limit(limit)).all()
+    if not queued:
+        return 0
+    rows = session.execute(select(Item.id, Item.title, Item.summary, Item.content)
+                           .where(Item.id.in_([q.item_id for q in queued]))).all()
+    index_rows(session, [(r.id, r.title, r.summary, r.content) for r in rows])
+    session.execute(text("DELETE FROM search_pending WHERE item_id = :i AND n = :n"),
+                    [{"i": q.item_id, "n": q.n} for q in queued])
+    return len(queued)
+
+
+def pending(session: Session) -> int:
+    """How many items wait for their index entry."""
+    return int(session.scalar(select(func.count()).select_from(SearchPending)) or 0)
 
 
 def unindex(conn: Any, ids: Sequence[int]) -> None:
@@ -106,6 +141,7 @@ def _term(term: Term, dialect: str) -> ColumnElement[bool] | None:
         like = " OR ".join(f"{c} LIKE :p ESCAPE '\\'" for c in columns)
         sql = f"SELECT item_id FROM item_search WHERE {like}"
     key = "rowid" if dialect == "sqlite" else "item_id"
+    sql += " UNION SELECT item_id FROM search_pending"  # not indexed yet: the matcher decides
     # unique: each term's parameter gets a name of its own in the one statement
     sub = text(sql).bindparams(bindparam("p", value, unique=True)).columns(column(key, Integer))
     return Item.id.in_(sub)

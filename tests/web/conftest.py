@@ -12,6 +12,7 @@ from helpers.polling import recent
 from starlette.testclient import TestClient
 
 from monitor.config import Config, load_config
+from monitor.pipeline.index import index_queued
 from monitor.pipeline.poll import poll
 from monitor.store import Database
 
@@ -41,7 +42,7 @@ class Site:
     path: Path
 
 
-def fill(make_config, feed_server, **overrides) -> tuple[Config, Database, Path]:
+def fill(make_config, feed_server, *, indexed: bool = True, **overrides) -> tuple[Config, Database, Path]:
     from helpers.feedserver import Response
     feeds = {
         "/a.xml": ("财经日报", [("a1", "消费金融公司增资至八十亿元", "https://a.example.com/1.html", STORY),
@@ -62,6 +63,8 @@ def fill(make_config, feed_server, **overrides) -> tuple[Config, Database, Path]
     db.migrate()
     for name in ("a", "b", "h"):  # one after another: a's copy is the first seen
         asyncio.run(poll(config, db, owner="test", names=[name], due_only=False))
+    if indexed:  # as the daemon's poll job and `monitor poll` end
+        index_queued(db)
     return config, db, path
 
 
