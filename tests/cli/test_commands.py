@@ -11,6 +11,9 @@ from helpers.feedserver import Response
 from helpers.paths import SEEDS
 
 from monitor.cli import main
+from monitor.config import load_config
+from monitor.store import Database, search
+from monitor.watch.query import parse_query
 
 RSS = ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>城市金融报</title>'
        '<item><title>城商行加码新市民信贷</title><link>https://a.example.com/1.html</link><guid>1</guid>'
@@ -31,8 +34,11 @@ def cfg(sqlite_config, feed_server):
 
 
 def test_poll_exits_1_when_a_feed_failed_and_for_an_unknown_feed(cfg, capsys):
-    run, _, make, server = cfg
+    run, path, make, server = cfg
     assert run("poll", "--all") == 0
+    with Database(load_config(path).database).session() as s:  # the poll ends by indexing what it stored
+        assert search.pending(s) == 0
+        assert len(search.candidates(s, parse_query("专属信贷产品"), limit=10)[0]) == 1
     make({"feeds": [{"name": "ok", "url": server.url("/ok.xml")}, {"name": "down", "url": "http://127.0.0.1:9/x.xml"}]})
     assert run("poll", "--all") == 1
     assert run("poll", "--feed", "nosuch") == 1

@@ -69,6 +69,8 @@ def test_daemon_polls_and_survives_failing_feeds(make_config, feed_server):
         out = wait_for(proc, "polled 2 feeds")
         assert "feed down failed" in out
         assert "3 new" in out
+        out = wait_for(proc, "search index: ")  # the poll job ends by indexing what it stored
+        assert "search index: 3 new or changed items indexed" in out
         time.sleep(1)
         assert proc.poll() is None
         os.kill(proc.pid, signal.SIGTERM)
