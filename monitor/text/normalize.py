@@ -24,7 +24,33 @@ def _t2s() -> opencc.OpenCC:
 
 
 def to_simplified(text: str) -> str:
-    return text if text.isascii() else _t2s().convert(text)  # isascii() reads a flag: free
+    """OpenCC's ``t2s``, skipped for a text with none of the characters it changes (t2s_chars)."""
+    if text.isascii() or not _converts(text):  # isascii() reads a flag: free
+        return text
+    return _t2s().convert(text)
+
+
+@lru_cache(maxsize=1)
+def _t2s_table() -> tuple[np.ndarray, frozenset[str]]:
+    """The listed characters as a table by code point (up to the highest listed) and as a set."""
+    from .t2s_chars import load
+
+    codes = [ord(c) for c in load()]
+    table = np.zeros(max(codes) + 1, dtype=bool)
+    table[codes] = True
+    return table, frozenset(map(chr, codes))
+
+
+def _converts(text: str) -> bool:
+    """Whether ``t2s`` may change ``text``: it holds one of the characters t2s changes."""
+    table, chars = _t2s_table()
+    if len(text) < _ARRAY_FROM:
+        return not chars.isdisjoint(text)
+    try:
+        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    except UnicodeEncodeError:  # a lone surrogate: OpenCC decides
+        return True
+    return bool(table.take(codes, mode="clip").any())  # above the table: its last entry, listed
 
 
 @lru_cache(maxsize=1)

@@ -132,3 +132,37 @@ def test_fast_nfkc_is_nfkc():
         assert normalize.nfkc(t) == want, repr(t[:80])
         changed += want != t
     assert changed > 2000  # most inputs went through the fast path's mapping, not around it
+
+
+def test_t2s_skip_list_is_the_installed_opencc_s():
+    """t2s_chars.txt is what the pinned OpenCC's dictionaries say (and every phrase that changes
+    holds one of its characters): an OpenCC upgrade that adds a key fails here."""
+    from monitor.text import t2s_chars
+
+    assert t2s_chars.load() == t2s_chars.from_opencc()
+
+
+def test_t2s_skipped_only_where_opencc_changes_nothing():
+    """A character outside the list is left alone by OpenCC; texts with and without listed
+    characters come out as OpenCC makes them, whichever way they take."""
+    from helpers.paths import CORPORA
+
+    convert = normalize._t2s().convert
+    listed = set(normalize._t2s_table()[1])
+    ideographs = [chr(c) for c in [*range(0x3400, 0x4DC0), *range(0x4E00, 0xA000), *range(0xF900, 0xFB00),
+                                   *range(0x20000, 0x20400), *range(0x2F800, 0x2FA20)]]
+    unlisted = [c for c in ideographs if c not in listed]
+    assert len(unlisted) > 20_000
+    changed = [c for c in unlisted if convert(c) != c]
+    assert changed == []
+    texts = [p.read_text(encoding="utf-8", errors="replace") for p in sorted(CORPORA.glob("*/*"))[:400]
+             if p.is_file()]
+    rng = random.Random(3)
+    texts += ["".join(rng.choice(ideographs) for _ in range(rng.randint(1, 300))) for _ in range(2000)]
+    texts += ["".join(rng.choice(unlisted) for _ in range(rng.randint(1, 300))) for _ in range(500)]
+    texts += SPECIAL[:-1] + ["乾隆年间", "乾燥", "著名的显著", "发展", "後来"]
+    skipped = 0
+    for t in texts:
+        assert to_simplified(t) == convert(t), repr(t[:80])
+        skipped += not t.isascii() and not normalize._converts(t)
+    assert skipped > 550  # the fast way was taken, not only the long one
