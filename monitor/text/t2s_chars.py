@@ -1,9 +1,9 @@
 """The characters OpenCC's ``t2s`` conversion changes, so a text without any of them skips it.
 
-OpenCC changes a text only where one of its dictionary keys occurs whose value is not the key
-itself. For ``t2s`` every such phrase key holds at least one such single-character key (the
-generator below checks it), so a text none of whose characters is in ``t2s_chars.txt`` is already
-what ``t2s`` makes of it: nothing to look up. That is most mainland news (95 of 99 articles of
+OpenCC changes a text only where one of its dictionary keys occurs whose value (the first, where
+an entry has several) is not the key itself, and then only at the characters where the two differ.
+A text none of whose characters is in ``t2s_chars.txt`` (those characters, for every ``t2s``
+dictionary) is already what ``t2s`` makes of it: nothing to look up. That is most mainland news (95 of 99 articles of
 ../shared/corpora/finews_posts, 86 % of the bench's), and the conversion was more than half of
 ``match_form``'s time (9.4 of 16.5 µs for a 420-character article).
 
@@ -30,8 +30,8 @@ def load() -> str:
 
 
 def from_opencc() -> str:
-    """The changing single-character keys of the installed OpenCC's ``t2s`` dictionaries, sorted;
-    ValueError if a changing phrase key holds none of them (the skip would then be wrong)."""
+    """The characters the installed OpenCC's ``t2s`` dictionaries change, sorted: keys of one
+    character whose conversion differs, and the characters a changing phrase changes."""
     import opencc
 
     clib = Path(opencc.__file__).parent / "clib"
@@ -39,13 +39,17 @@ def from_opencc() -> str:
     named = {d["file"].removesuffix(".ocd2") for d in _dicts(config)}
     if named != set(DICTIONARIES):
         raise ValueError(f"t2s.json names {sorted(named)}, not {sorted(DICTIONARIES)}: read its dictionaries again")
-    changing: set[str] = set()
+    chars: set[str] = set()
     for name in DICTIONARIES:
-        changing.update(k for k, values in _entries(clib, name) if any(v != k for v in values))
-    chars = {k for k in changing if len(k) == 1}
-    uncovered = sorted(k for k in changing if len(k) > 1 and chars.isdisjoint(k))
-    if uncovered:
-        raise ValueError(f"phrases that change without a changing character: {uncovered[:5]}")
+        for key, values in _entries(clib, name):
+            # OpenCC converts to an entry's first value (覆 → "覆 复" stays 覆). A phrase that
+            # changes lists the characters it changes (反覆 → 反复: 覆): a text without them
+            # cannot hold the phrase.
+            first = values[0]
+            if len(first) != len(key):
+                chars.update(key)
+            else:
+                chars.update(k for k, v in zip(key, first, strict=True) if k != v)
     return "".join(sorted(chars))
 
 

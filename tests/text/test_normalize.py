@@ -160,7 +160,7 @@ def test_t2s_skipped_only_where_opencc_changes_nothing():
     rng = random.Random(3)
     texts += ["".join(rng.choice(ideographs) for _ in range(rng.randint(1, 300))) for _ in range(2000)]
     texts += ["".join(rng.choice(unlisted) for _ in range(rng.randint(1, 300))) for _ in range(500)]
-    texts += SPECIAL[:-1] + ["乾隆年间", "乾燥", "著名的显著", "发展", "後来"]
+    texts += SPECIAL[:-1] + ["乾隆年间", "乾燥", "著名的显著", "发展", "後来", "反覆无常", "覆盖", "好像", "什么"]
     skipped = 0
     for t in texts:
         assert to_simplified(t) == convert(t), repr(t[:80])
