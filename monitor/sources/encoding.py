@@ -69,6 +69,9 @@ def _try(data: bytes, codec: str | None) -> str | None:
         return None
 
 
+_ASCII_BYTES = bytes(range(0x80))
+
+
 def decode(data: bytes, *, http_charset: str | None = None, override: str | None = None) -> Decoded:
     forced = effective(override)
     if forced:
@@ -95,7 +98,7 @@ def decode(data: bytes, *, http_charset: str | None = None, override: str | None
     if not data.isascii():
         text = data.decode("utf-8", errors="replace")
         lost = text.count("\ufffd")
-        if lost <= LOSSY_RATE * sum(b >= 0x80 for b in data):
+        if not lost or lost <= LOSSY_RATE * len(data.translate(None, _ASCII_BYTES)):  # the bytes >= 0x80
             how: How = next((h for h, n in declared if effective(n) == "utf-8"), "detected")
             return Decoded(text, "utf-8", first_declared, "lossy" if lost else how)
     for how, name in declared:
