@@ -18,7 +18,7 @@ from ..mail.transports import transport_for
 from ..pipeline.index import index_queued
 from ..pipeline.poll import FeedResult, poll
 from ..sources.specs import desired_feeds
-from ..store import display_url, feeds, instance_id
+from ..store import display_url, feeds, instance_id, search
 from ..store.feeds import Health
 from ..watch.query import query_text
 from .common import EXIT_FAILED, EXIT_OK, local, open_db
@@ -115,8 +115,22 @@ def cmd_poll(config: Config, args: argparse.Namespace) -> int:
         _print_poll_table(results)
     if any(r.matches for r in results) and not args.no_alerts:
         _alert(config, db, quiet=args.json)
-    index_queued(db)  # after the alerts: the search index for what this poll stored
+    _index(db, quiet=args.json)
     return EXIT_FAILED if any(r.status == "error" for r in results) else EXIT_OK
+
+
+def _index(db, *, quiet: bool) -> None:
+    """After the alerts: the search index for what this poll stored. A first poll of many feeds
+    leaves tens of thousands of items (about 4,000 a second), so the wait is announced."""
+    if not quiet:
+        with db.session() as s:
+            waiting = search.pending(s)
+        if waiting >= INDEX_NOTICE:
+            print(f"indexing {waiting} new items for search...", file=sys.stderr, flush=True)
+    index_queued(db)
+
+
+INDEX_NOTICE = 2000
 
 
 def _alert(config: Config, db, *, quiet: bool) -> None:

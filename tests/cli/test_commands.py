@@ -45,6 +45,17 @@ def test_poll_exits_1_when_a_feed_failed_and_for_an_unknown_feed(cfg, capsys):
     assert "no feed named nosuch" in capsys.readouterr().err
 
 
+def test_poll_says_when_it_indexes_many_items_for_search(cfg, capsys, monkeypatch):
+    from monitor.cli import feeds
+
+    monkeypatch.setattr(feeds, "INDEX_NOTICE", 1)
+    run = cfg[0]
+    assert run("poll", "--all") == 0
+    assert "indexing 1 new items for search..." in capsys.readouterr().err
+    assert run("poll", "--all") == 0  # nothing new: nothing to say
+    assert "indexing" not in capsys.readouterr().err
+
+
 def test_filters_naming_no_watch_fail_and_since_takes_words_and_durations(cfg, capsys):
     run = cfg[0]
     run("poll", "--all")
