@@ -225,7 +225,8 @@ class Job:
         await asyncio.to_thread(self._retention_and_statistics)
 
     def _retention_and_statistics(self) -> None:
-        """Retention (non-seed items older than ``retention``) and fresh planner statistics."""
+        """Retention (non-seed items older than ``retention``), the search index for anything
+        still queued, and fresh planner statistics."""
         from ..store import items
 
         if self.config.retention is not None:
@@ -239,6 +240,11 @@ class Job:
                     break
             if removed:
                 log.info("maintenance: removed %d items older than the retention period", removed)
+        # What a poll job cut off by a shutdown left queued for the search index, if no poll has
+        # indexed it since (a poll job that finds nothing due does not).
+        from ..pipeline.index import index_queued
+
+        index_queued(self.db, stopping=self.stopping.is_set)
         self.db.optimize()
         log.info("maintenance done")
 
