@@ -37,7 +37,9 @@ def test_a_full_disk_is_one_line_naming_the_database(sqlite_config, feed_server,
     path = sqlite_config({"feeds": [{"name": "f", "url": feed_server.url("/f.xml")}],
                           "digest": {"recipients": readers, "subject": "日报 {date}"}})
     assert cli(path, "poll", "--all").returncode == 0  # stories for a digest
-    feed_server.routes["/f.xml"] = Response(200, rss([(f"b{i}", f"消费金融第{i}条" * 20) for i in range(200)]))
+    # Far more text than the first poll wrote: storing it needs the files to grow (the write-ahead
+    # log is reused from its start, and the search index is written after the poll).
+    feed_server.routes["/f.xml"] = Response(200, rss([(f"b{i}", f"消费金融第{i}条" * 200) for i in range(200)]))
     biggest = max(p.stat().st_size for p in tmp_path.glob("monitor.db*"))
 
     def small_disk() -> None:  # the process may not grow a file past what is there now
