@@ -59,21 +59,35 @@ def queue(session: Session, ids: Sequence[int]) -> None:
                         [{"i": int(i)} for i in ids])
 
 
-def index_pending(session: Session, limit: int) -> int:
-    """Index up to ``limit`` queued items, oldest first; how many were taken from the queue.
+def index_pending(session: Session, limit: int, max_chars: int) -> tuple[int, bool]:
+    """Index queued items, oldest first: up to ``limit`` of them and, past the first, up to
+    ``max_chars`` characters of text in all (indexing time, and so how long the write lock is
+    held, follows the text's length). How many were taken from the queue, and whether a bound
+    left others behind (an item changed meanwhile and kept queued is for the next call).
 
     A queued item changed again meanwhile (its ``n`` moved on) stays queued for the next batch;
     one deleted meanwhile has left the queue with its row (the foreign key cascades)."""
-    queued = session.execute(select(SearchPending.item_id, SearchPending.n)
+    least = func.min if _dialect(session) == "sqlite" else func.least  # two-argument minimum
+    body = func.coalesce(func.length(Item.summary), 0) + func.coalesce(func.length(Item.content), 0)
+    size = func.coalesce(func.length(Item.title), 0) + least(BODY_INDEXED, body)
+    queued = session.execute(select(SearchPending.item_id, SearchPending.n, size.label("size"))
+                             .join(Item, Item.id == SearchPending.item_id)
                              .order_by(SearchPending.item_id).limit(limit)).all()
-    if not queued:
-        return 0
+    taken: list[Any] = []
+    chars = 0
+    for q in queued:
+        chars += q.size
+        if taken and chars > max_chars:
+            break
+        taken.append(q)
+    if not taken:
+        return 0, False
     rows = session.execute(select(Item.id, Item.title, Item.summary, Item.content)
-                           .where(Item.id.in_([q.item_id for q in queued]))).all()
+                           .where(Item.id.in_([q.item_id for q in taken]))).all()
     index_rows(session, [(r.id, r.title, r.summary, r.content) for r in rows])
     session.execute(text("DELETE FROM search_pending WHERE item_id = :i AND n = :n"),
-                    [{"i": q.item_id, "n": q.n} for q in queued])
-    return len(queued)
+                    [{"i": q.item_id, "n": q.n} for q in taken])
+    return len(taken), len(taken) < len(queued) or len(queued) == limit
 
 
 def pending(session: Session) -> int:

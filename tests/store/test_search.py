@@ -88,3 +88,26 @@ def test_a_deleted_item_leaves_the_queue(make_config, feed_server):
         items.drop_older_than(s, datetime.now(UTC) + timedelta(days=1), 1000)
     assert pending(db) == 0
     db.dispose()
+
+
+def test_a_batch_is_bounded_by_its_text_as_well(make_config, feed_server):
+    """Indexing holds the write lock for as long as the text takes: past its first item, a batch
+    stops at the characters bound, however many items it may take."""
+    config, db, _path = fill(make_config, feed_server, indexed=False)
+    queued = pending(db)
+    with db.begin() as s:
+        assert search.index_pending(s, 1000, 1) == (1, True)  # one item, whatever its length
+    with db.begin() as s:
+        assert search.index_pending(s, 1000, 10**9) == (queued - 1, False)
+    assert pending(db) == 0
+    db.dispose()
+
+
+def test_the_queue_is_indexed_batch_after_batch(make_config, feed_server, monkeypatch):
+    from monitor.pipeline import index
+
+    monkeypatch.setattr(index, "BATCH", 1)
+    config, db, _path = fill(make_config, feed_server, indexed=False)
+    queued = pending(db)
+    assert queued > 1 and index_queued(db) == queued and pending(db) == 0
+    db.dispose()
