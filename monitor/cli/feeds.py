@@ -119,6 +119,9 @@ def cmd_poll(config: Config, args: argparse.Namespace) -> int:
     return EXIT_FAILED if any(r.status == "error" for r in results) else EXIT_OK
 
 
+INDEX_NOTICE = 2000  # queued items from which `monitor poll` says it is indexing
+
+
 def _index(db, *, quiet: bool) -> None:
     """After the alerts: the search index for what this poll stored. A first poll of many feeds
     leaves tens of thousands of items (about 4,000 a second), so the wait is announced."""
@@ -128,9 +131,6 @@ def _index(db, *, quiet: bool) -> None:
         if waiting >= INDEX_NOTICE:
             print(f"indexing {waiting} new items for search...", file=sys.stderr, flush=True)
     index_queued(db)
-
-
-INDEX_NOTICE = 2000
 
 
 def _alert(config: Config, db, *, quiet: bool) -> None:
