@@ -44,7 +44,8 @@ class Processor:
     def process(self, session: Session, new: Sequence[StoredItem], updated: Sequence[StoredItem] = (),
                 *, searched_for: str | None = None,
                 prepared: Mapping[tuple[str, str], Prepared] | None = None) -> Processed:
-        """``searched_for``: the watch whose search feed these items came from; ``prepared``:
+        """``new``: items stored in this transaction; ``updated``: stored ones whose text changed.
+        ``searched_for``: the watch whose search feed these items came from; ``prepared``:
         dedupe forms made in a worker, by (title, body)."""
         prepared = prepared or {}
         assert self.watch_ids is not None, "Processor.prepare() first"
@@ -57,7 +58,7 @@ class Processor:
         lookup = fingerprints.SqlLookup(session)
         outcomes = self.deduper.decide(lookup, [Article(i.id, i.title, i.body, i.content_hash, i.url, i.published,
                                                         prepared.get((i.title, i.body))) for i in items])
-        result.duplicates = fingerprints.save_outcomes(session, outcomes)
+        result.duplicates = fingerprints.save_outcomes(session, outcomes, judged=[u.id for u in updated])
         found = [(i.id, self.matcher.match(doc_of(i.title, i.summary, i.content, i.source, i.url, i.feed),
                                            searched_for=searched_for)) for i in items]
         result.matched = matches.save_matches(session, found, self.watch_ids, replace=[u.id for u in updated])

@@ -6,6 +6,8 @@ import asyncio
 import email
 import email.policy
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -198,11 +200,38 @@ def test_not_same_survives_the_article_being_decided_again(site, feed_server):
     site.client.post(f"/items/{copy}/not-same", data={"csrf": token})
     corrected = [("b1", "消费金融公司增资至八十亿元 - 金融早报", "https://b.example.org/9.html", STORY + "（更正）")]
     feed_server.routes["/b.xml"] = Response(200, rss("金融早报", corrected), {"Content-Type": "application/rss+xml"})
-    asyncio.run(poll(site.config, site.db, owner="test", names=["b"], due_only=False))
+    with _statements(site.db) as seen:
+        asyncio.run(poll(site.config, site.db, owner="test", names=["b"], due_only=False))
     with site.db.session() as s:
         assert feedback.root_of(s, copy) == copy
         assert fingerprints.is_indexed(s, copy)  # it was decided again
     assert site.client.get("/").text.count('class="story"') == 4
+    assert any("cluster_feedback" in sql for sql in seen)  # the verdicts were read for it
+    # A new copy of the story: stored in the poll's own transaction, it can have no verdict, and
+    # the poll does not look for one (it joins the story as any copy does).
+    more = [*corrected, ("b2", "消费金融公司增资至八十亿元", "https://b.example.org/10.html", STORY)]
+    feed_server.routes["/b.xml"] = Response(200, rss("金融早报", more), {"Content-Type": "application/rss+xml"})
+    with _statements(site.db) as seen:
+        results = asyncio.run(poll(site.config, site.db, owner="test", names=["b"], due_only=False))
+    assert results[0].new == 1 and results[0].duplicates == 1
+    assert not any("cluster_feedback" in sql for sql in seen)
+
+
+@contextmanager
+def _statements(db) -> Iterator[list[str]]:
+    """The SQL statements run on ``db`` within the block."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
 
 
 def test_a_chat_message_is_viewable_as_the_text_it_was(make_config, feed_server):
