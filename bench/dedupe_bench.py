@@ -272,9 +272,10 @@ def timed_insert(db: Path, articles: list[tuple[str, str]]) -> float:
 
 
 def prepare_chunk(articles: list[tuple[str, str]]) -> list:
-    from monitor.dedupe.fingerprint import prepare
+    """As a poll's parse worker does: prepared, in the form it sends back (sketch made there)."""
+    from monitor.dedupe.fingerprint import for_transfer, prepare
 
-    return [prepare(t, b) for t, b in articles]
+    return [for_transfer(prepare(t, b)) for t, b in articles]
 
 
 def timed_pipeline(db: Path, articles: list[tuple[str, str]]) -> tuple[float, float]:

@@ -232,7 +232,7 @@ class Deduper:
                 decision = self.check(lookup, a.title, a.body, prepared=p, before=a.id, body_hash=a.content_hash,
                                       url=a.url, published=a.published)
                 hashes, shared = self._to_index(lookup, p, decision)
-                sketch = pack(p)
+                sketch = p.sketch or pack(p)
                 lookup.add(a.id, a.title, a.body, a.content_hash, hashes, decision.duplicate_of, a.url, a.published,
                            sketch)
                 self._remember(a.id, a.title, p)

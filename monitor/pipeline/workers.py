@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
-from ..dedupe.fingerprint import Prepared, prepare
+from ..dedupe.fingerprint import Prepared, for_transfer, prepare
 from ..errors import Failure, FailureKind
 from ..sources.entries import FeedEntry, ParsedFeed
 from ..sources.pages import PageRule, parse_page
@@ -112,7 +112,7 @@ def text_work(entries: Sequence[FeedEntry]) -> TextWork:
         for s in (e.title, e.summary, e.content):
             if s and s not in work.forms:
                 work.forms[s] = match_form(s)
-        p = work.prepared[(e.title, e.body)] = prepare(e.title, e.body)  # shingles included
+        p = work.prepared[(e.title, e.body)] = for_transfer(prepare(e.title, e.body))
         if e.body and p.content_hash is not None:
             work.hashes[e.body] = p.content_hash  # from prepare's own pass over the text
     return work

@@ -256,3 +256,28 @@ def test_a_copy_indexes_only_what_its_story_lacks():
     # The next copy still finds the story, through the first article's rows.
     third = decide(d, look, article(3, "全球热点!城商行推出新市民信用贷", WIRE[:-10]))[3]
     assert third.decision.duplicate_of == 1
+
+
+def test_the_form_a_worker_sends_decides_as_the_full_one_and_is_smaller():
+    """A parse worker sends the prepared form with its sketch instead of the squashed body and
+    shingles: the writer decides and indexes exactly as from the full form, and stores that sketch."""
+    import pickle
+
+    from monitor.dedupe import fingerprint
+
+    reprint_title, reprint = "全球热点!城商行推出新市民信用贷", "首页 > 财经\n" + WIRE[:-20]
+    runs = []
+    for transfer in (False, True):
+        look, d = MemoryLookup(), Deduper()
+        forms = [fingerprint.prepare("城商行推出新市民信用贷", WIRE), fingerprint.prepare(reprint_title, reprint)]
+        if transfer:
+            forms = [pickle.loads(pickle.dumps(fingerprint.for_transfer(p))) for p in forms]
+        arts = [Article(1, "城商行推出新市民信用贷", WIRE, content_hash(WIRE), prepared=forms[0]),
+                Article(2, reprint_title, reprint, content_hash(reprint), prepared=forms[1])]
+        runs.append(d.decide(look, arts))
+    full, sent = runs
+    assert [(o.decision.duplicate_of, o.decision.similarity, o.fingerprints, o.sketch) for o in sent] == \
+           [(o.decision.duplicate_of, o.decision.similarity, o.fingerprints, o.sketch) for o in full]
+    assert sent[1].decision.duplicate_of == 1
+    p = fingerprint.prepare("城商行推出新市民信用贷", WIRE)
+    assert len(pickle.dumps(fingerprint.for_transfer(p))) < 0.8 * len(pickle.dumps(p))
