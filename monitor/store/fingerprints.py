@@ -176,7 +176,7 @@ def save_outcomes(session: Session, outcomes: Sequence[Outcome], now: datetime |
     return len(links)
 
 
-def _apply_readers(session: Session, links: dict[int, dict], item_ids: list[int], now: datetime) -> None:
+def _apply_readers(session: Session, links: dict[int, dict], item_ids: Sequence[int], now: datetime) -> None:
     """A reader's verdict on an article outranks a fresh decision about it: "not the same story"
     keeps it out of that story, "same story" keeps it in."""
     for item_id, (same, other) in feedback.overrides(session, item_ids).items():
