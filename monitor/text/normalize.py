@@ -158,13 +158,21 @@ _ARRAY = np.full(0x10000, _UNFILLED, dtype=np.uint32)
 _ARRAY_FROM = 64  # characters: a shorter text is folded faster by str.translate
 
 
+# A folded character that t2s may change (t2s_chars) carries this bit in the array: the maximum
+# that finds an unfilled or special entry also tells whether OpenCC has anything to do, and a text
+# without such a character (most mainland news) skips both the conversion and its own check.
+_T2S_BIT = np.uint32(0x40000000)
+_CODE_BITS = np.uint32(0x1FFFFF)
+
+
 def _fill(codes: np.ndarray) -> None:
     """Fill the 256-code-point blocks of the table that ``codes`` touch and are not filled yet."""
+    listed = _t2s_table()[1]
     for block in np.unique(codes[_ARRAY.take(codes) == _UNFILLED] >> 8).tolist():
         for code in range(block << 8, (block + 1) << 8):
             out = _TABLE[code]
-            _ARRAY[code] = (out if isinstance(out, int) else ord(out) if isinstance(out, str) and len(out) == 1
-                            else _SPECIAL)
+            one = out if isinstance(out, int) else ord(out) if isinstance(out, str) and len(out) == 1 else None
+            _ARRAY[code] = _SPECIAL if one is None else one | int(_T2S_BIT) if chr(one) in listed else one
 
 
 def fold(text: str) -> str:
@@ -174,6 +182,12 @@ def fold(text: str) -> str:
 
 def _fold(text: str) -> tuple[str, bool]:
     """fold(text), and whether every character became exactly one (so positions carry over)."""
+    folded, one_to_one, _ = _fold_marked(text)
+    return folded, one_to_one
+
+
+def _fold_marked(text: str) -> tuple[str, bool, bool | None]:
+    """_fold(text), and whether t2s may change the folded text (None: not known, ask to_simplified)."""
     if len(text) >= _ARRAY_FROM:
         try:
             codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
@@ -181,13 +195,17 @@ def _fold(text: str) -> tuple[str, bool]:
             codes = None
         if codes is not None and codes.max() <= 0xFFFF:
             out = _ARRAY.take(codes)
-            if out.max() == _UNFILLED:  # (a text with a special character takes translate anyway)
+            top = out.max()
+            if top == _UNFILLED:  # (a text with a special character takes translate anyway)
                 _fill(codes)
                 out = _ARRAY.take(codes)
-            if out.max() < _UNFILLED:
-                return out.tobytes().decode("utf-32-le"), True
+                top = out.max()
+            if top < _UNFILLED:
+                if top >= _T2S_BIT:
+                    return (out & _CODE_BITS).tobytes().decode("utf-32-le"), True, True
+                return out.tobytes().decode("utf-32-le"), True, False
     folded = text.translate(_TABLE)  # also fills _IRREGULAR for every character of text
-    return folded, _IRREGULAR.isdisjoint(text)
+    return folded, _IRREGULAR.isdisjoint(text), None
 
 
 _WORD = frozenset(c for lo, hi in (("0", "9"), ("a", "z"), ("\u00c0", "\u024f"), ("\u0370", "\u03ff"),
@@ -214,7 +232,12 @@ def match_form(text: str) -> str:
     forms = getattr(_primed, "forms", None)
     if forms is not None and (form := forms.get(text)) is not None:
         return form
-    return _spaces(to_simplified(fold(text)))
+    folded, _, converts = _fold_marked(text)
+    if converts is None:
+        folded = to_simplified(folded)
+    elif converts:
+        folded = _t2s().convert(folded)
+    return _spaces(folded)
 
 
 _primed = threading.local()

@@ -44,6 +44,28 @@ def test_real_articles_fold_as_before():
             assert match_form(chunk) == reference(chunk)
 
 
+def test_long_texts_in_either_script_fold_as_before():
+    """Long texts take the vectorised fold, which also tells whether OpenCC has work: simplified,
+    traditional and mixed paragraphs, and characters that become a traditional one only when
+    folded (compatibility ideographs, full-width forms), come out as the reference makes them."""
+    import opencc
+
+    s2t = opencc.OpenCC("s2t").convert
+    paragraphs = [p for f in sorted(SEEDS.iterdir()) for p in f.read_text(encoding="utf-8").split("\n") if len(p) > 70]
+    rng = random.Random(11)
+    texts = []
+    for _ in range(200):
+        picked = rng.sample(paragraphs, rng.randint(1, 3))
+        texts.append("\n".join(s2t(p) if rng.random() < 0.4 else p for p in picked))
+    texts += [paragraphs[0] + "\uf900\uf901", paragraphs[1] + "ＡＢＣ" + "\u2f00" * 3]
+    traditional = 0
+    for text in texts:
+        assert len(text) >= normalize._ARRAY_FROM
+        assert match_form(text) == reference(text), repr(text[:80])
+        traditional += reference(text) != text.translate(_TABLE)
+    assert 50 < traditional < len(texts)  # both ways were taken
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_random_mixtures_fold_as_before(seed):
     rng = random.Random(seed)
