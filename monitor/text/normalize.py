@@ -229,15 +229,21 @@ def _spaces(s: str) -> str:
 
 def match_form(text: str) -> str:
     """The string the matcher searches: fast (vectorised fold, OpenCC, white space only if any)."""
+    return match_form_folded(text)[0]
+
+
+Folded = tuple[str, bool]  # fold(text), and whether every character became exactly one
+
+
+def match_form_folded(text: str) -> tuple[str, Folded | None]:
+    """match_form(text), and the fold it was made from (None when a worker made the form): the
+    highlights of a matched item start from that fold (``match_origin``) instead of folding again."""
     forms = getattr(_primed, "forms", None)
     if forms is not None and (form := forms.get(text)) is not None:
-        return form
-    folded, _, converts = _fold_marked(text)
-    if converts is None:
-        folded = to_simplified(folded)
-    elif converts:
-        folded = _t2s().convert(folded)
-    return _spaces(folded)
+        return form, None
+    folded, one_to_one, converts = _fold_marked(text)
+    simplified = to_simplified(folded) if converts is None else _t2s().convert(folded) if converts else folded
+    return _spaces(simplified), (folded, one_to_one)
 
 
 _primed = threading.local()
@@ -276,13 +282,13 @@ def _with_map(s1: str, origin: Sequence[int]) -> tuple[str, Sequence[int]]:
     return s3, kept if isinstance(origin, range) else [origin[i] for i in kept]
 
 
-def match_origin(text: str, form: str) -> Sequence[int]:
+def match_origin(text: str, form: str, folded: Folded | None = None) -> Sequence[int]:
     """``match_form_with_map(text)[1]`` for ``form == match_form(text)``, mostly without OpenCC:
     when every character folds to one and OpenCC kept the length, the only moves are the dropped
     spaces, and they are where the folded text has them (OpenCC rewrites Chinese only, never a
     space or a Latin letter). A length that does not come out so means OpenCC rewrote a phrase to
-    another length: then the map is made the long way."""
-    s1, one_to_one = _fold(text)
+    another length: then the map is made the long way. ``folded``: ``_fold(text)``, if known."""
+    s1, one_to_one = folded or _fold(text)
     origin = range(len(text)) if one_to_one else _fold_origin(text)
     if " " not in s1:
         if len(s1) == len(form):

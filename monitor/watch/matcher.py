@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import ahocorasick_rs
 
-from ..text.normalize import match_form, match_origin
+from ..text.normalize import Folded, match_form, match_form_folded, match_origin
 from .query import And, Node, Not, Term, WatchLike, parse_watch, terms
 
 _LETTER = re.compile("[a-z\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff]")
@@ -49,7 +49,18 @@ DFA_MAX_TERMS = 1000
 SOURCE_FORMS_MAX = 4096
 
 _Hits = list[tuple[int, int, int]]  # (pattern id, start, end) in the match form
-_Scan = dict[str, tuple[str, _Hits]]  # per field of a Doc: its match form and the automaton's hits
+
+
+class _Field(NamedTuple):
+    """A scanned field of a Doc: its match form, the automaton's hits in it, and the fold the
+    form was made from (None: made elsewhere), for the highlights."""
+
+    form: str
+    hits: _Hits
+    folded: Folded | None
+
+
+_Scan = dict[str, _Field]
 _Present = tuple[set[int], set[int], set[int]]  # pattern ids found in title, text, source
 
 
@@ -157,8 +168,8 @@ class Matcher:
         for name in _SCANNED:
             original = getattr(doc, name)
             if original:
-                form = self._source_form(original) if name == "source" else match_form(original)
-                scan[name] = (form, self._automaton.find_matches_as_indexes(form, overlapping=True))
+                form, folded = (self._source_form(original), None) if name == "source" else match_form_folded(original)
+                scan[name] = _Field(form, self._automaton.find_matches_as_indexes(form, overlapping=True), folded)
         return scan
 
     def _source_form(self, source: str) -> str:
@@ -197,7 +208,7 @@ class Matcher:
     def _present(self, scan: _Scan) -> _Present:
         def found(name: str) -> set[int]:
             got = scan.get(name)
-            return self._found(*got) if got else set()
+            return self._found(got.form, got.hits) if got else set()
 
         return found("title"), found("content") | found("summary"), found("source")
 
@@ -277,11 +288,11 @@ class _SpanFinder:
         None for all of them."""
         self.spans: dict[str, dict[int, list[tuple[int, int]]]] = {}
         self._hits: dict[tuple[str, int, tuple[str, ...]], list[Hit]] = {}  # shared by the watches
-        for name, (form, hits) in scan.items():
+        for name, (form, hits, folded) in scan.items():
             if wanted is not None:
                 hits = [h for h in hits if h[0] in wanted]
             if hits:
-                self.spans[name] = _spans(matcher, form, hits, match_origin(getattr(doc, name), form))
+                self.spans[name] = _spans(matcher, form, hits, match_origin(getattr(doc, name), form, folded))
         self._present = {pid for per in self.spans.values() for pid in per}
 
     def hits_for(self, positives: list[tuple[str, int, tuple[str, ...]]]) -> list[Hit]:
