@@ -50,23 +50,45 @@ def _scaled(run: str, value: int) -> str:
     return str(value)
 
 
-def digits_for_numerals(text: str) -> str:
-    def replace(m: re.Match) -> str:
-        percent, run, decimal, after = m.group(1), m.group(2), m.group(3), m.group(4)
-        # The cheap test first: most runs are a lone 一 or 十 inside a word (一个, 统一, 十分).
-        if len(run) < 2 and not (after and after in _UNIT_AFTER) and not (percent or decimal):
-            return m.group(0)
-        context = text[max(0, m.start() - 1):m.end() + 2]
-        if any(word in context for word in _NOT_NUMBERS) and not (percent or decimal):
-            return m.group(0)
-        if not any(ch in _DIGIT for ch in run) and not run.startswith("十"):
-            return m.group(0)  # 百分点, 千万: units without a digit are words
-        value = _value(run)
-        if value is None:
-            return m.group(0)
-        out = _scaled(run, value)
-        if decimal:
-            out += "." + "".join(str(_DIGIT[ch]) for ch in decimal[1:])
-        return out + ("%" if percent else "")
+# Where a run can start: _RUN begins with an optional group, so re tries it at every position of
+# the text (70 ns a character); a bare character class is scanned for at C speed (a fifth of
+# digits_for_numerals' time, on articles with a few numeral runs each).
+_RUN_START = re.compile(f"[{_NUMERAL}]")
 
-    return _RUN.sub(replace, text)
+
+def digits_for_numerals(text: str) -> str:
+    """``_RUN.sub(replace, text)``: every match starts on a numeral, so the matches are found by
+    scanning for numerals and matching _RUN there."""
+    out: list[str] = []
+    last = 0
+    start = _RUN_START.search(text)
+    while start is not None:
+        m = _RUN.match(text, start.start())
+        assert m is not None  # a numeral always starts a run
+        out += (text[last:m.start()], _replace(text, m))
+        last = m.end()
+        start = _RUN_START.search(text, last)
+    if not out:
+        return text
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _replace(text: str, m: re.Match) -> str:
+    """What one run becomes: its digits, or itself where it is a word."""
+    percent, run, decimal, after = m.group(1), m.group(2), m.group(3), m.group(4)
+    # The cheap test first: most runs are a lone 一 or 十 inside a word (一个, 统一, 十分).
+    if len(run) < 2 and not (after and after in _UNIT_AFTER) and not (percent or decimal):
+        return m.group(0)
+    context = text[max(0, m.start() - 1):m.end() + 2]
+    if any(word in context for word in _NOT_NUMBERS) and not (percent or decimal):
+        return m.group(0)
+    if not any(ch in _DIGIT for ch in run) and not run.startswith("十"):
+        return m.group(0)  # 百分点, 千万: units without a digit are words
+    value = _value(run)
+    if value is None:
+        return m.group(0)
+    out = _scaled(run, value)
+    if decimal:
+        out += "." + "".join(str(_DIGIT[ch]) for ch in decimal[1:])
+    return out + ("%" if percent else "")
