@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from monitor.dedupe.fingerprint import prepare
+from monitor.dedupe.fingerprint import pack, prepare
 from monitor.pipeline.workers import Workers, text_work
 from monitor.sources.entries import make_entry
 from monitor.text import normalize
@@ -30,7 +30,9 @@ def check(work, given):
         p, q = work.prepared[(e.title, e.body)], prepare(e.title, e.body)
         assert (p.anchors.tolist(), p.title_keys.tolist(), p.kind, p.body_numbers) == \
                (q.anchors.tolist(), q.title_keys.tolist(), q.kind, q.body_numbers)
-        assert p._shingles is not None and p.shingles.tolist() == q.shingles.tolist()
+        # The sketch is packed in the worker and carries the shingles (the squashed text stays there).
+        assert p.sketch == pack(q) and p.body == ""
+        assert p.shingles.tolist() == q.shingles.tolist()
 
 
 def test_text_work_in_the_process_pool_equals_the_writers_own():
