@@ -312,7 +312,7 @@ def pack(p: Prepared) -> bytes:
 def for_transfer(p: Prepared) -> Prepared:
     """The form a parse worker sends back to the writer: with its sketch made here, and without
     the squashed body and the shingles (the sketch holds them): packing was 3 % of the writer's
-    time in a cold poll, and the form is about a third smaller to pickle."""
+    time in a cold poll, and the form pickles about 40 % smaller (the seed articles)."""
     return replace(p, body="", _shingles=None, sketch=pack(p))
 
 

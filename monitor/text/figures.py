@@ -57,8 +57,8 @@ _RUN_START = re.compile(f"[{_NUMERAL}]")
 
 
 def digits_for_numerals(text: str) -> str:
-    """``_RUN.sub(replace, text)``: every match starts on a numeral, so the matches are found by
-    scanning for numerals and matching _RUN there."""
+    """``_RUN.sub`` with ``_replace``: every match starts on a numeral, so the matches are found
+    by scanning for numerals and matching _RUN there."""
     out: list[str] = []
     last = 0
     start = _RUN_START.search(text)
