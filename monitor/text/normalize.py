@@ -9,6 +9,7 @@ import threading
 import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -30,27 +31,73 @@ def to_simplified(text: str) -> str:
     return _t2s().convert(text)
 
 
-@lru_cache(maxsize=1)
-def _t2s_table() -> tuple[np.ndarray, frozenset[str]]:
-    """The listed characters as a table by code point (up to the highest listed) and as a set."""
-    from .t2s_chars import load
+_ALONE, _IN_PHRASES = 2, 1  # a listed character t2s changes on its own; one it changes only in phrases
+_Places = dict[str, tuple[tuple[int, str], ...]]  # a neighbouring character -> (offset, phrase)
+PLACES_MAX = 16  # phrase-only characters in one text whose phrases are looked for: more go to OpenCC
 
-    codes = [ord(c) for c in load()]
-    table = np.zeros(max(codes) + 1, dtype=bool)
-    table[codes] = True
-    return table, frozenset(map(chr, codes))
+
+@dataclass(frozen=True)
+class _T2S:
+    """The characters t2s changes (t2s_chars): as a table by code point up to the highest listed
+    (_ALONE, or _IN_PHRASES), as a set, and, for the few it changes only inside phrases (覆 in 反覆,
+    not in 覆盖; 沈 in 擊沈, not in 沈阳), the phrases by the character after it, or before it
+    where it ends the phrase: a mainland text with such a character skips OpenCC unless one of
+    its phrases is there."""
+
+    table: np.ndarray
+    chars: frozenset[str]
+    after: dict[str, _Places]
+    before: dict[str, _Places]
+
+
+@lru_cache(maxsize=1)
+def _t2s_table() -> _T2S:
+    from .t2s_chars import load, load_phrases
+
+    listed, phrases = load(), load_phrases()
+    table = np.zeros(max(map(ord, listed)) + 1, dtype=np.uint8)
+    table[[ord(c) for c in listed]] = _ALONE
+    table[[ord(c) for c in phrases]] = _IN_PHRASES
+    after: dict[str, dict[str, list[tuple[int, str]]]] = {}
+    before: dict[str, dict[str, list[tuple[int, str]]]] = {}
+    for c, ps in phrases.items():
+        for p in ps:
+            for k in (k for k, ch in enumerate(p) if ch == c):
+                side, key = (after, p[k + 1]) if k + 1 < len(p) else (before, p[k - 1])
+                side.setdefault(c, {}).setdefault(key, []).append((k, p))
+    return _T2S(table, frozenset(listed), *({c: {n: tuple(v) for n, v in by.items()} for c, by in side.items()}
+                                            for side in (after, before)))
 
 
 def _converts(text: str) -> bool:
-    """Whether ``t2s`` may change ``text``: it holds one of the characters t2s changes."""
-    table, chars = _t2s_table()
+    """Whether ``t2s`` may change ``text``: it holds a character t2s changes on its own, or one
+    it changes in a phrase that is there."""
+    t2s = _t2s_table()
     if len(text) < _ARRAY_FROM:
-        return not chars.isdisjoint(text)
+        return not t2s.chars.isdisjoint(text) and _changes_at(text, [i for i, c in enumerate(text) if c in t2s.chars])
     try:
         codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
     except UnicodeEncodeError:  # a lone surrogate: OpenCC decides
         return True
-    return bool(table.take(codes, mode="clip").any())  # above the table: its last entry, listed
+    marks = t2s.table.take(codes, mode="clip")  # above the table: its last entry, which is listed
+    top = marks.max()
+    return bool(top) if top != _IN_PHRASES else _changes_at(text, np.flatnonzero(marks).tolist())
+
+
+def _changes_at(text: str, places: list[int]) -> bool:
+    """Whether t2s may change ``text``, whose listed characters are at ``places``: not if each is
+    one t2s changes only in phrases and none of its phrases is there."""
+    if len(places) > PLACES_MAX:
+        return True
+    t2s = _t2s_table()
+    for i in places:
+        c = text[i]
+        if c not in t2s.after and c not in t2s.before:
+            return True  # changed on its own (or above the table)
+        near = (*t2s.after.get(c, {}).get(text[i + 1:i + 2], ()), *t2s.before.get(c, {}).get(text[i - 1:i], ()))
+        if any(i >= k and text.startswith(p, i - k) for k, p in near):
+            return True
+    return False
 
 
 @lru_cache(maxsize=1)
@@ -141,11 +188,17 @@ class _CharTable(dict):
             out = code if folded == ch else folded
         if out is None or (isinstance(out, str) and len(out) != 1):
             _IRREGULAR.add(ch)
+            _MARKED.add(ch)
+        elif (chr(out) if isinstance(out, int) else out) in _t2s_table().chars:
+            _MARKED.add(ch)
         self[code] = out
         return out
 
 
 _IRREGULAR: set[str] = set()  # characters the table deletes or expands (filled with the table)
+# Those, and the characters that fold to one t2s changes: a short text with none of them is
+# folded one to one and left alone by t2s, as one set look-up tells.
+_MARKED: set[str] = set()
 _TABLE = _CharTable()
 
 # The same table as an array over the Basic Multilingual Plane, filled 256 code points at a time
@@ -158,21 +211,26 @@ _ARRAY = np.full(0x10000, _UNFILLED, dtype=np.uint32)
 _ARRAY_FROM = 64  # characters: a shorter text is folded faster by str.translate
 
 
-# A folded character that t2s may change (t2s_chars) carries this bit in the array: the maximum
-# that finds an unfilled or special entry also tells whether OpenCC has anything to do, and a text
-# without such a character (most mainland news) skips both the conversion and its own check.
-_T2S_BIT = np.uint32(0x40000000)
+# A folded character that t2s changes (t2s_chars) carries one of these bits in the array: the
+# maximum that finds an unfilled or special entry also tells whether OpenCC has anything to do, and
+# a text without such a character (most mainland news) skips both the conversion and its own check.
+_T2S_BIT = np.uint32(0x40000000)  # changed on its own
+_PHRASE_BIT = np.uint32(0x20000000)  # changed only inside a phrase (覆, 沈): look for its phrases
 _CODE_BITS = np.uint32(0x1FFFFF)
 
 
 def _fill(codes: np.ndarray) -> None:
     """Fill the 256-code-point blocks of the table that ``codes`` touch and are not filled yet."""
-    listed = _t2s_table()[1]
+    t2s = _t2s_table()
     for block in np.unique(codes[_ARRAY.take(codes) == _UNFILLED] >> 8).tolist():
         for code in range(block << 8, (block + 1) << 8):
             out = _TABLE[code]
             one = out if isinstance(out, int) else ord(out) if isinstance(out, str) and len(out) == 1 else None
-            _ARRAY[code] = _SPECIAL if one is None else one | int(_T2S_BIT) if chr(one) in listed else one
+            if one is None:
+                _ARRAY[code] = _SPECIAL
+            else:
+                mark = int(t2s.table[one]) if one < len(t2s.table) else 0
+                _ARRAY[code] = one | (int(_T2S_BIT) if mark == _ALONE else int(_PHRASE_BIT) if mark else 0)
 
 
 def fold(text: str) -> str:
@@ -190,21 +248,25 @@ def _fold_marked(text: str) -> tuple[str, bool, bool | None]:
     """_fold(text), and whether t2s may change the folded text (None: not known, ask to_simplified)."""
     if len(text) >= _ARRAY_FROM:
         try:
-            codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+            encoded = text.encode("utf-16-le")
         except UnicodeEncodeError:  # a lone surrogate
-            codes = None
-        if codes is not None and codes.max() <= 0xFFFF:
+            encoded = b""
+        if len(encoded) == 2 * len(text):  # no surrogate pair: every character is in the table
+            codes = np.frombuffer(encoded, dtype=np.uint16)
             out = _ARRAY.take(codes)
             top = out.max()
             if top == _UNFILLED:  # (a text with a special character takes translate anyway)
                 _fill(codes)
                 out = _ARRAY.take(codes)
                 top = out.max()
-            if top < _UNFILLED:
-                if top >= _T2S_BIT:
-                    return (out & _CODE_BITS).tobytes().decode("utf-32-le"), True, True
+            if top < _PHRASE_BIT:
                 return out.tobytes().decode("utf-32-le"), True, False
-    folded = text.translate(_TABLE)  # also fills _IRREGULAR for every character of text
+            if top < _UNFILLED:
+                folded = (out & _CODE_BITS).tobytes().decode("utf-32-le")
+                return folded, True, top >= _T2S_BIT or _changes_at(folded, np.flatnonzero(out & _PHRASE_BIT).tolist())
+    folded = text.translate(_TABLE)  # also fills _IRREGULAR and _MARKED for every character of text
+    if _MARKED.isdisjoint(text):
+        return folded, True, False
     return folded, _IRREGULAR.isdisjoint(text), None
 
 

@@ -156,12 +156,51 @@ def test_fast_nfkc_is_nfkc():
     assert changed > 2000  # most inputs went through the fast path's mapping, not around it
 
 
+def _phrase_texts(rng: random.Random) -> list[str]:
+    """Texts whose listed characters are ones t2s changes only in phrases: each of those
+    characters alone, in each of its phrases, in the phrases cut short on either side, at the
+    start, the end and the middle of short and long mainland text."""
+    from monitor.text import t2s_chars
+
+    mainland = "".join(p.read_text(encoding="utf-8") for p in sorted(SEEDS.iterdir()))
+    mainland = "".join(c for c in mainland if c not in normalize._t2s_table().chars)
+    pieces = []
+    for c, phrases in t2s_chars.load_phrases().items():
+        pieces += [c, c * 20]
+        for p in phrases:
+            pieces += [p, p[1:], p[:-1], p + p]
+    texts = []
+    for piece in pieces:
+        for filler in (mainland[:10], mainland[:300]):
+            texts += [piece + filler, filler + piece, filler + piece + filler]
+    texts += ["".join(rng.choice(pieces) + rng.choice(mainland) for _ in range(rng.randint(1, 40))) for _ in range(2000)]
+    return texts
+
+
+def test_t2s_phrase_only_characters_skip_opencc_only_without_their_phrases():
+    """覆 in 覆盖 and 沈 in 沈阳 leave a text as it is, 反覆 and 擊沈 are converted: to_simplified and
+    the match form agree with OpenCC and the reference on texts built around every such phrase."""
+    convert = normalize._t2s().convert
+    texts = _phrase_texts(random.Random(5))
+    skipped = changed = 0
+    for t in texts:
+        assert to_simplified(t) == convert(t), repr(t[:80])
+        assert match_form(t) == reference(t), repr(t[:80])
+        skipped += not normalize._converts(t)
+        changed += convert(t) != t
+    assert skipped > 1000 and changed > 1000  # both ways were taken
+    for n in (1, 6):  # a short text and one of 72 characters
+        assert not normalize._converts("覆盖率达到九成，沈阳分行" * n)
+        assert normalize._converts("覆盖率达到九成，沈阳分行" * n + "反覆")
+
+
 def test_t2s_skip_list_is_the_installed_opencc_s():
     """t2s_chars.txt is what the pinned OpenCC's dictionaries say (and every phrase that changes
     holds one of its characters): an OpenCC upgrade that adds a key fails here."""
     from monitor.text import t2s_chars
 
     assert t2s_chars.load() == t2s_chars.from_opencc()
+    assert t2s_chars.load_phrases() == t2s_chars.phrases_from_opencc()
 
 
 def test_t2s_skipped_only_where_opencc_changes_nothing():
@@ -170,7 +209,7 @@ def test_t2s_skipped_only_where_opencc_changes_nothing():
     from helpers.paths import CORPORA
 
     convert = normalize._t2s().convert
-    listed = set(normalize._t2s_table()[1])
+    listed = set(normalize._t2s_table().chars)
     ideographs = [chr(c) for c in [*range(0x3400, 0x4DC0), *range(0x4E00, 0xA000), *range(0xF900, 0xFB00),
                                    *range(0x20000, 0x20400), *range(0x2F800, 0x2FA20)]]
     unlisted = [c for c in ideographs if c not in listed]
