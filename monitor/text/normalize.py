@@ -340,8 +340,8 @@ def _with_map(s1: str, origin: Sequence[int]) -> tuple[str, Sequence[int]]:
         origin = _align(s1, s2, origin)
     if " " not in s2:
         return s2, origin
-    s3, kept = _spaces_kept(s2)
-    return s3, kept if isinstance(origin, range) else [origin[i] for i in kept]
+    kept = _kept(len(s2), _dropped_spaces(s2))
+    return _spaces(s2), kept if isinstance(origin, range) else [origin[i] for i in kept]
 
 
 def match_origin(text: str, form: str, folded: Folded | None = None) -> Sequence[int]:
@@ -356,10 +356,37 @@ def match_origin(text: str, form: str, folded: Folded | None = None) -> Sequence
         if len(s1) == len(form):
             return origin
     else:
-        _, kept = _spaces_kept(s1)
-        if len(kept) == len(form):
+        dropped = _dropped_spaces(s1)
+        if len(s1) - len(dropped) == len(form):
+            kept = _kept(len(s1), dropped)
             return kept if one_to_one else [origin[i] for i in kept]
     return _with_map(s1, origin)[1]
+
+
+def _dropped_spaces(s: str) -> list[int]:
+    """The indices of the spaces ``_spaces(s)`` drops: every one but the last of a run between
+    two word characters."""
+    dropped: list[int] = []
+    at = s.find(" ")
+    while at >= 0:
+        end = at + 1
+        while end < len(s) and s[end] == " ":
+            end += 1
+        kept = at > 0 and end < len(s) and s[at - 1] in _WORD and s[end] in _WORD
+        dropped.extend(range(at, end - 1 if kept else end))
+        at = s.find(" ", end)
+    return dropped
+
+
+def _kept(length: int, dropped: list[int]) -> list[int]:
+    """The indices below ``length`` but ``dropped`` (sorted), built a run at a time."""
+    kept: list[int] = []
+    last = 0
+    for d in dropped:
+        kept.extend(range(last, d))
+        last = d + 1
+    kept.extend(range(last, length))
+    return kept
 
 
 def _fold_origin(text: str) -> list[int]:
@@ -382,22 +409,6 @@ def _positions(text: str, ch: str) -> Iterator[int]:
     while at >= 0:
         yield at
         at = text.find(ch, at + 1)
-
-
-def _spaces_kept(s: str) -> tuple[str, list[int]]:
-    """``_spaces(s)`` and, per character of it, its index in ``s``."""
-    out: list[str] = []
-    kept: list[int] = []
-    at = 0
-    for p in s.split(" "):
-        if p:
-            if out and out[-1][-1] in _WORD and p[0] in _WORD:
-                out.append(" ")
-                kept.append(at - 1)
-            out.append(p)
-            kept.extend(range(at, at + len(p)))
-        at += len(p) + 1
-    return "".join(out), kept
 
 
 def _align(a: str, b: str, origin: Sequence[int]) -> list[int]:
