@@ -51,9 +51,10 @@ def phrases_from_opencc() -> dict[str, tuple[str, ...]]:
     """The changed characters that no one-character key changes (覆: only 反覆, 回覆 ... do), with
     the phrases that change them. Such a character is common in mainland text (覆盖, 沈阳), and a
     text holding it but none of its phrases is left alone by t2s."""
-    single = {key for key, changed in _changes() if len(key) == 1 and changed}
+    changes = _changes()
+    single = {key for key, changed in changes if len(key) == 1 and changed}
     phrases: dict[str, set[str]] = {}
-    for key, changed in _changes():
+    for key, changed in changes:
         if len(key) > 1:
             for c in set(changed) - single:
                 phrases.setdefault(c, set()).add(key)
