@@ -187,12 +187,16 @@ async def _process_feed(run: Run, claim: Claimed, fetched: FetchResult, now: dat
     try:
         if claim.full_text and entries:
             entries = await _outside(run.processing, _full_text_for_new(db, fetcher, claim, entries, workers))
-        work = await workers.text_work(await workers.db(_unknown, db, claim.id, entries)) if (
-            entries and workers.pooled and len(entries) <= TEXT_WORK_MAX) else None
+        known, work = None, None
+        if entries and workers.pooled and len(entries) <= TEXT_WORK_MAX:  # one chunk (TEXT_WORK_MAX < STORE_CHUNK)
+            # On the writer thread, whose connection's page cache holds the index (a second
+            # connection reading beside it grew the poll's peak by 15 MB); storing reuses the rows.
+            known = await workers.db(_known, db, claim.id, entries)
+            work = await workers.text_work(items.new_entries(entries, known))
         chunks = [entries[i:i + STORE_CHUNK] for i in range(0, len(entries), STORE_CHUNK)] or [[]]
         for chunk in chunks[:-1]:
             await workers.db(_store, db, claim, chunk, now, processor, result, None, config, work)
-        await workers.db(_store, db, claim, chunks[-1], now, processor, result, outcome, config, work)
+        await workers.db(_store, db, claim, chunks[-1], now, processor, result, outcome, config, work, known)
     except Exception as e:  # a store failure is this feed's failure: recorded, backed off, lease released
         failure = Failure(FailureKind.STORE, f"storing failed: {describe(e)}")
         result = FeedResult(claim.name, claim.url, "error", fetched.status, seconds=fetched.seconds)
@@ -243,11 +247,14 @@ async def _discover(run: Run, claim: Claimed, page: FetchResult, parsed: ParsedF
 
 
 def _store(db: Database, claim: Claimed, entries: list[FeedEntry], now: datetime, processor: Processor,
-           result: FeedResult, outcome: PollOutcome | None, config: Config, work: TextWork | None = None) -> None:
+           result: FeedResult, outcome: PollOutcome | None, config: Config, work: TextWork | None = None,
+           known: items.Known | None = None) -> None:
     """One transaction: a chunk of entries stored, deduped and matched, and with the last chunk
-    the feed's new state (which releases its lease). ``work``: their text work, done in the pool."""
+    the feed's new state (which releases its lease). ``work``: their text work, done in the pool;
+    ``known``: their stored rows, read before it (no one else stores this feed's items meanwhile:
+    its lease is this poll's)."""
     try:
-        _store_in(db, claim, entries, now, processor, result, outcome, config, work)
+        _store_in(db, claim, entries, now, processor, result, outcome, config, work, known)
     except Exception:
         # Rolled back: what the deduper remembered of this transaction (prepared articles by id,
         # hashes counted as saturated) may name rows that do not exist, or ids given again.
@@ -256,11 +263,12 @@ def _store(db: Database, claim: Claimed, entries: list[FeedEntry], now: datetime
 
 
 def _store_in(db: Database, claim: Claimed, entries: list[FeedEntry], now: datetime, processor: Processor,
-              result: FeedResult, outcome: PollOutcome | None, config: Config, work: TextWork | None) -> None:
+              result: FeedResult, outcome: PollOutcome | None, config: Config, work: TextWork | None,
+              known: items.Known | None) -> None:
     with db.begin() as session, primed(work.forms if work else {}, work.hashes if work else {}):
         if entries:
             since = feeds.news_since(session, claim.id, now, config.max_age)
-            saved = items.save_entries(session, claim.id, claim.name, entries, now, since)
+            saved = items.save_entries(session, claim.id, claim.name, entries, now, since, known)
             searched_for = claim.watch_name if claim.kind == "search" else None
             processed = processor.process(session, saved.new, saved.updated, searched_for=searched_for,
                                           prepared=work.prepared if work else None)
@@ -293,8 +301,12 @@ async def _full_text_for_new(db: Database, fetcher: Fetcher, claim: Claimed, ent
 
 
 def _unknown(db: Database, feed_id: int, entries: list[FeedEntry]) -> list[FeedEntry]:
+    return items.new_entries(entries, _known(db, feed_id, entries))
+
+
+def _known(db: Database, feed_id: int, entries: list[FeedEntry]) -> items.Known:
     with db.session() as session:
-        return items.unknown_entries(session, feed_id, entries)
+        return items.known_rows(session, feed_id, entries)
 
 
 def _outcome(fetched: FetchResult, parsed: ParsedFeed | None, failure: Failure | None, now: datetime) -> PollOutcome:

@@ -26,3 +26,42 @@ def test_ids_follow_the_rows_across_statements(db_url):
         stored.update(s.execute(select(Item.id, Item.title).where(Item.id.in_(ids[900:]))).all())
     assert [stored[i] for i in ids] == [r["title"] for r in rows]
     db.dispose()
+
+
+def test_rows_the_caller_read_are_not_read_again(db_url):
+    """``save_entries(known=...)`` uses the caller's read of the stored rows (the poll reads them
+    before its text work): given them, an update is found; told nothing is stored, it inserts
+    (and the feed's unique key refuses the second copy), so the rows given are what it went by."""
+    import pytest
+    from sqlalchemy.exc import IntegrityError
+
+    from monitor.sources.entries import make_entry
+    from monitor.store.items import known_rows, new_entries, save_entries
+    from monitor.store.models import Feed
+
+    db = Database(db_url)
+    db.migrate()
+    now = datetime.now(UTC)
+
+    def entry(n: int, text: str):
+        return make_entry(guid=f"g{n}", url=f"http://127.0.0.1/{n}", title=f"标题{n}", author=None, summary=text,
+                          content="", published=now, source=None)
+
+    with db.begin() as s:
+        feed = Feed(name="f", url="http://127.0.0.1/f", config_url="http://127.0.0.1/f", created_at=now, updated_at=now)
+        s.add(feed)
+        s.flush()
+        feed_id = feed.id
+        first = save_entries(s, feed_id, "f", [entry(1, "一"), entry(2, "二")], now)
+    assert len(first.new) == 2
+    again = [entry(1, "一"), entry(2, "二改"), entry(3, "三")]
+    with db.session() as s:
+        known = known_rows(s, feed_id, again)
+    assert sorted(known) == ["g1", "g2"] and [e.guid for e in new_entries(again, known)] == ["g3"]
+    with db.begin() as s:
+        saved = save_entries(s, feed_id, "f", again, now, known=known)
+    assert (len(saved.new), len(saved.updated), saved.unchanged) == (1, 1, 1)
+    assert saved.updated[0].summary == "二改"
+    with pytest.raises(IntegrityError), db.begin() as s:
+        save_entries(s, feed_id, "f", [entry(1, "一")], now, known={})
+    db.dispose()
