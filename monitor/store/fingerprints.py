@@ -2,6 +2,7 @@
 writes its outcomes ask for (fingerprint rows, duplicate links)."""
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -36,13 +37,18 @@ def _rows(session: Session, sql: str, params: tuple | list = ()) -> list[tuple]:
 
 
 def _postings(session: Session, hashes: Sequence[int]) -> list[tuple[int, int]]:
-    rows: list[tuple[int, int]] = []
-    for chunk in chunked(hashes):
-        # Integers from numpy, formatted into the statement: one short statement, no
-        # per-parameter binding (this is the hot path of every stored article).
-        values = ",".join(str(int(h)) for h in chunk)
-        rows += _rows(session, f"SELECT hash, item_id FROM fingerprints WHERE hash IN ({values})")
-    return rows
+    """The index rows of these hashes. The hashes go as one parameter (a JSON array, a PostgreSQL
+    array), so the statement is the same every time and prepared once; formatted into its text,
+    each look-up was a new statement of a few thousand characters for SQLite to parse."""
+    if len(hashes) == 0:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        return _rows(session, _POSTINGS_PG, ([int(h) for h in hashes],))
+    return _rows(session, _POSTINGS_SQLITE, (json.dumps([int(h) for h in hashes]),))
+
+
+_POSTINGS_SQLITE = "SELECT hash, item_id FROM fingerprints WHERE hash IN (SELECT value FROM json_each(?))"
+_POSTINGS_PG = "SELECT hash, item_id FROM fingerprints WHERE hash = ANY(%s::bigint[])"
 
 
 class SqlLookup:
