@@ -189,8 +189,8 @@ async def _process_feed(run: Run, claim: Claimed, fetched: FetchResult, now: dat
             entries = await _outside(run.processing, _full_text_for_new(db, fetcher, claim, entries, workers))
         known, work = None, None
         if entries and workers.pooled and len(entries) <= TEXT_WORK_MAX:  # one chunk (TEXT_WORK_MAX < STORE_CHUNK)
-            # On the writer thread, whose connection's page cache holds the index (a second
-            # connection reading beside it grew the poll's peak by 15 MB); storing reuses the rows.
+            # On the writer thread: a read thread of its own was no faster (both cores are busy
+            # through a cold poll). Storing reuses the rows instead of reading them again.
             known = await workers.db(_known, db, claim.id, entries)
             work = await workers.text_work(items.new_entries(entries, known))
         chunks = [entries[i:i + STORE_CHUNK] for i in range(0, len(entries), STORE_CHUNK)] or [[]]
