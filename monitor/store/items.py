@@ -70,12 +70,9 @@ def known_rows(session: Session, feed_id: int, entries: Sequence[FeedEntry]) -> 
     return found
 
 
-def unknown_entries(session: Session, feed_id: int, entries: Sequence[FeedEntry]) -> list[FeedEntry]:
-    """The entries no stored item is: what full text is fetched for before storing."""
-    return new_entries(entries, known_rows(session, feed_id, entries))
-
-
 def new_entries(entries: Sequence[FeedEntry], known: Known) -> list[FeedEntry]:
+    """The entries none of the ``known`` rows is: what full text and text work are done for
+    before storing."""
     return [e for e in entries if _key(e) not in known]
 
 
