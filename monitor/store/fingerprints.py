@@ -40,11 +40,11 @@ def _postings(session: Session, hashes: Sequence[int]) -> list[tuple[int, int]]:
     """The index rows of these hashes. The hashes go as one parameter (a JSON array, a PostgreSQL
     array), so the statement is the same every time and prepared once; formatted into its text,
     each look-up was a new statement of a few thousand characters for SQLite to parse."""
-    if len(hashes) == 0:
+    if not hashes:
         return []
     if session.get_bind().dialect.name == "postgresql":
-        return _rows(session, _POSTINGS_PG, ([int(h) for h in hashes],))
-    return _rows(session, _POSTINGS_SQLITE, (json.dumps([int(h) for h in hashes]),))
+        return _rows(session, _POSTINGS_PG, (list(hashes),))
+    return _rows(session, _POSTINGS_SQLITE, (json.dumps(list(hashes)),))
 
 
 _POSTINGS_SQLITE = "SELECT hash, item_id FROM fingerprints WHERE hash IN (SELECT value FROM json_each(?))"

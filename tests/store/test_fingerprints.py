@@ -27,8 +27,4 @@ def test_postings_of_many_hashes_signed_and_repeated(db_url):
         got = fingerprints._postings(s, asked)
         assert sorted(got) == sorted({(h, i) for h, i in rows if h in set(asked)})
         assert fingerprints._postings(s, []) == []
-        # numpy's integers, as the dedupe stage passes them
-        import numpy as np
-        assert sorted(fingerprints._postings(s, np.array(hashes[:5], dtype=np.int64))) == sorted(
-            (h, i) for h, i in set(rows) if h in hashes[:5])
     db.dispose()
