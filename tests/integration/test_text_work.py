@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+from helpers.pool import built
+
 from monitor.dedupe.fingerprint import pack, prepare
 from monitor.pipeline.workers import Workers, text_work
 from monitor.sources.entries import make_entry
@@ -76,3 +78,15 @@ def test_a_feed_with_more_new_entries_than_the_cap_is_left_to_the_writer():
     assert len(many) > TEXT_WORK_MAX
     assert asyncio.run(workers.text_work(many)) is None
     assert workers._pool is None  # not even started for it
+
+
+def test_workers_start_with_what_the_fork_server_built():
+    """The converters and the t2s table are built once, in the fork server, and the workers forked
+    from it share them (pipeline.warm): a fresh worker's first task finds them made."""
+    workers = Workers(processes=2)
+    pool = workers._processes()
+    try:
+        found = pool.submit(built).result(timeout=120)
+    finally:
+        pool.shutdown()
+    assert found == [(1, 1)] * 3  # made once, before the fork; none of them made by this worker
