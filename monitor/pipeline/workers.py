@@ -109,15 +109,6 @@ class TextWork:
     prepared: dict[tuple[str, str], Prepared] = field(default_factory=dict)  # (title, body) -> dedupe form
 
 
-def warm_feed(now: datetime) -> ParsedFeed:
-    """A small feed whose parse and text work take the paths a Chinese feed takes (traditional
-    script, HTML in the description, figures), for the fork server to warm them (pipeline.warm)."""
-    item = ("<item><title>城商行推出新市民信用貸款 額度30萬元</title><link>http://127.0.0.1/warm</link><description>"
-            "&lt;p&gt;面向新就業形態勞動者，年化利率3.5%，審批縮短至兩個工作日。&lt;/p&gt;</description></item>")
-    body = f"<?xml version='1.0'?><rss version='2.0'><channel><title>預熱</title>{item}</channel></rss>"
-    return parse_feed(body.encode(), content_type="application/rss+xml", fetched_at=now)
-
-
 def text_work(entries: Sequence[FeedEntry]) -> TextWork:
     work = TextWork()
     for e in entries:
