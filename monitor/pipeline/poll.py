@@ -98,7 +98,7 @@ async def _poll(config: Config, db: Database, workers: Workers, *, owner: str, n
         on_start([c.name for c in claims])
     if not claims:
         return results
-    workers.expect(len(claims))
+    workers.expect(len(claims), first=sum(c.first for c in claims))
     own = fetcher is None
     fetcher = fetcher or make_fetcher(config)
     done: set[int] = set()

@@ -2,8 +2,12 @@
 
 Parsing goes to a pool of processes, one per core: a 100,000-item feed takes tens of seconds to
 parse, and on the event loop it stalled every other feed (their fetches timed out). The pool is
-started only for a poll of several feeds or for a large body, and shut down when the poll ends,
-so a daemon at rest holds no worker memory; a small feed in a small poll is parsed on a thread.
+started only when it pays for itself, and shut down when the poll ends, so a daemon at rest holds
+no worker memory: for a large body, for a poll of several feeds fetched for the first time (all
+their entries new: parsing and text work on both cores), and for a poll of feeds seen before
+only once parsing them on threads has taken POOL_AFTER_PARSE_SECONDS of CPU. A daemon's routine
+poll (feeds it knows, a few new entries each) parses on threads: starting the pool cost more CPU
+than it saved there, and its fork server and workers were half the memory of the poll.
 Database work (store, dedupe, match) runs on one writer thread: SQLite takes one writer at a time
 anyway, and jobs queue in order, so a giant feed stored in chunks lets small feeds through
 between its chunks.
@@ -12,10 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import multiprocessing
 import os
+import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,22 +35,46 @@ from ..sources.parse import parse_feed
 from ..text.normalize import match_form
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 POOL_FROM_FEEDS = 4  # polls of fewer feeds parse on a thread: starting processes costs more
+# A poll of known feeds moves to the pool after this much parsing on threads: its wall time is
+# then long enough for the pool's start (about 1 s of CPU, 60-80 MB) to be worth it. Measured on a
+# poll of 150 known feeds x 50 items, one new each (the soak's routine poll): on threads 5.7-6.3 s
+# wall, 5.9-6.3 s of CPU, 130 MB at the peak (PSS, all processes); with the pool 4.2-4.5 s, 5.5-5.8, 186-188 MB.
+POOL_AFTER_PARSE_SECONDS = 5.0
 INLINE_BELOW = 256 * 1024  # bytes; a larger body always goes to a process
 TEXT_WORK_MAX = 200  # new entries of one feed: more are prepared by the writer, as they are stored
 
 
 class Workers:
-    def __init__(self, processes: int | None = None):
+    def __init__(self, processes: int | None = None, *, pool_after: float = POOL_AFTER_PARSE_SECONDS):
         self.processes = processes or os.cpu_count() or 1
-        self.pooled = False
+        self.pooled = False  # parsing and text work go to the processes
+        self._may_pool = False
+        self._pool_after = pool_after
+        self.thread_parse_seconds = 0.0  # CPU the parse threads spent in this poll
         self._pool: ProcessPoolExecutor | None = None
         self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="parse")
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
 
-    def expect(self, feeds: int) -> None:
-        """How many feeds this poll parses: enough of them make starting processes worth it."""
-        self.pooled = feeds >= POOL_FROM_FEEDS and self.processes > 1
+    def expect(self, feeds: int, *, first: int | None = None) -> None:
+        """How many feeds this poll parses, and how many of them for the first time (None: all).
+        Enough first-time feeds start the pool at once; otherwise parsing moves there only once
+        it has proved long (``_parsed_on_threads``)."""
+        self._may_pool = feeds >= POOL_FROM_FEEDS and self.processes > 1
+        self.pooled = self._may_pool and (feeds if first is None else first) >= POOL_FROM_FEEDS
+
+    @property
+    def started(self) -> bool:
+        """Whether this poll started the process pool."""
+        return self._pool is not None
+
+    def _parsed_on_threads(self, seconds: float) -> None:
+        self.thread_parse_seconds += seconds
+        if self._may_pool and not self.pooled and self.thread_parse_seconds >= self._pool_after:
+            log.debug("parsing moves to %d processes after %.1f s on threads", self.processes,
+                      self.thread_parse_seconds)
+            self.pooled = True
 
     def _processes(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -54,6 +84,7 @@ class Workers:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload([f"{__package__}.warm"])
             self._pool = ProcessPoolExecutor(self.processes, mp_context=context)
+            log.debug("parse pool started: %d processes", self.processes)
         return self._pool
 
     async def parse(self, body: bytes, *, content_type: str | None, encoding: str | None,
@@ -64,9 +95,13 @@ class Workers:
                                   encoding=encoding, fetched_at=fetched_at, outlet=outlet) if page is not None else
                 functools.partial(parse_feed, body, content_type=content_type, encoding=encoding,
                                   fetched_at=fetched_at, outlet=outlet))
-        executor: Executor = self._processes() if self.pooled or len(body) >= INLINE_BELOW else self._threads
+        loop = asyncio.get_running_loop()
         try:
-            return await asyncio.get_running_loop().run_in_executor(executor, call)
+            if self.pooled or len(body) >= INLINE_BELOW:
+                return await loop.run_in_executor(self._processes(), call)
+            parsed, seconds = await loop.run_in_executor(self._threads, _timed, call)
+            self._parsed_on_threads(seconds)
+            return parsed
         except BrokenProcessPool:
             self._pool = None  # the next feed gets a fresh pool
             return ParsedFeed(failure=Failure(
@@ -98,6 +133,12 @@ class Workers:
         self._threads.shutdown(wait=False, cancel_futures=True)
         # The writer finishes the transaction in hand (a chunk of one feed), then stops.
         await asyncio.to_thread(self._writer.shutdown, True, cancel_futures=True)
+
+
+def _timed(call: Callable[[], T]) -> tuple[T, float]:
+    """call(), and the CPU this thread spent in it."""
+    start = time.thread_time()
+    return call(), time.thread_time() - start
 
 
 @dataclass

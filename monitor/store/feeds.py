@@ -82,6 +82,7 @@ class Claimed:
     token: str = ""  # the lease_owner value of this claim
     kind: str = "feed"
     watch_name: str | None = None
+    first: bool = False  # never fetched and parsed: every entry it gives is new (Workers.expect)
 
 
 def claim_feeds(
@@ -119,7 +120,7 @@ def claim_feeds(
             if f.lease_owner == token:
                 claimed.append(Claimed(f.id, f.name, f.url, f.etag, f.last_modified, f.encoding,
                                        timedelta(seconds=f.interval_seconds), f.consecutive_failures,
-                                       f.full_text, token, f.kind, f.watch_name))
+                                       f.full_text, token, f.kind, f.watch_name, f.first_success_at is None))
             elif f.lease_owner is not None:
                 held.append((f.name, f.url))
             # else: polled by another process since our SELECT; no longer due
