@@ -58,9 +58,27 @@ def pss_mb(pid: int) -> float:
     return 0.0
 
 
-def tree_mb(pid: int) -> float:
-    """The daemon and the job processes it runs at the moment, with their parser pools (PSS)."""
-    return pss_mb(pid) + sum(pss_mb(p) for p in descendants(pid))
+def role(pid: int) -> str:
+    """What a process of the tree is: a job (by its name), the parse pool's fork server, its
+    resource tracker, or one of its workers."""
+    try:
+        argv = [a.decode() for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
+    except OSError:
+        return "gone"
+    if "monitor.daemon.work" in argv:
+        return f"{argv[argv.index('monitor.daemon.work') + 1]} job"
+    joined = " ".join(argv)
+    return ("fork server" if "forkserver" in joined else "tracker" if "resource_tracker" in joined
+            else "worker" if "multiprocessing" in joined else argv[0] if argv else "?")
+
+
+def tree(pid: int) -> dict[str, float]:
+    """The daemon and the job processes it runs at the moment, with their parser pools: PSS by role."""
+    parts: dict[str, float] = {"daemon": pss_mb(pid)}
+    for p in descendants(pid):
+        name = role(p)
+        parts[name] = parts.get(name, 0.0) + pss_mb(p)
+    return parts
 
 
 def main() -> None:
@@ -94,9 +112,15 @@ def main() -> None:
             threading.Thread(target=read, daemon=True).start()
             t0 = time.monotonic()
             samples: list[tuple[float, float, float]] = []  # (seconds, daemon's RSS, tree's PSS)
+            at_peak: dict[str, float] = {}
+            busy = 0  # samples with a job running
             after_first = None
             while time.monotonic() - t0 < SECONDS and daemon.poll() is None:  # bounded by SECONDS
-                samples.append((time.monotonic() - t0, rss_mb(daemon.pid), tree_mb(daemon.pid)))
+                parts = tree(daemon.pid)
+                busy += len(parts) > 1
+                if sum(parts.values()) > sum(at_peak.values()):
+                    at_peak = parts
+                samples.append((time.monotonic() - t0, rss_mb(daemon.pid), sum(parts.values())))
                 if after_first is None and polls:
                     after_first = samples[-1][1]
                 time.sleep(2)
@@ -118,6 +142,8 @@ def main() -> None:
           f"target <= 1.10 and < 150 MB)")
     print(f"  with the job running at the moment and its parser pool (PSS): peak {tree_peak:.0f} MB, "
           f"median {sorted(t for _, _, t in samples)[len(samples) // 2]:.0f} MB")
+    print("  at the peak: " + ", ".join(f"{name} {mb:.0f}" for name, mb in at_peak.items()))
+    print(f"  samples with a job running: {busy} of {len(samples)}")
     marks = [s for s in samples if int(s[0]) % 60 < 2][:: max(1, len(samples) // 600)]
     print("  by minute, daemon RSS / with jobs PSS: " + " ".join(f"{r:.0f}/{t:.0f}" for _, r, t in marks))
 

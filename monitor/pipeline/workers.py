@@ -4,10 +4,10 @@ Parsing goes to a pool of processes, one per core: a 100,000-item feed takes ten
 parse, and on the event loop it stalled every other feed (their fetches timed out). The pool is
 started only when it pays for itself, and shut down when the poll ends, so a daemon at rest holds
 no worker memory: for a large body, for a poll of several feeds fetched for the first time (all
-their entries new: parsing and text work on both cores), and for a poll of feeds seen before
-only once parsing them on threads has taken POOL_AFTER_PARSE_SECONDS of CPU. A daemon's routine
-poll (feeds it knows, a few new entries each) parses on threads: starting the pool cost more CPU
-than it saved there, and its fork server and workers were half the memory of the poll.
+their entries new: parsing and text work on both cores), and for a poll of feeds seen before once
+their parsing on threads comes, or is estimated to come, to POOL_FOR_PARSE_SECONDS of CPU. A
+daemon's routine poll (feeds it knows, a few new entries each) parses on threads: there the pool
+saved little CPU or time, and its fork server and workers were a third of the poll's memory.
 Database work (store, dedupe, match) runs on one writer thread: SQLite takes one writer at a time
 anyway, and jobs queue in order, so a giant feed stored in chunks lets small feeds through
 between its chunks.
@@ -37,21 +37,24 @@ from ..text.normalize import match_form
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 POOL_FROM_FEEDS = 4  # polls of fewer feeds parse on a thread: starting processes costs more
-# A poll of known feeds moves to the pool after this much parsing on threads: its wall time is
-# then long enough for the pool's start (about 1 s of CPU, 60-80 MB) to be worth it. Measured on a
-# poll of 150 known feeds x 50 items, one new each (the soak's routine poll): on threads 5.7-6.3 s
-# wall, 5.9-6.3 s of CPU, 130 MB at the peak (PSS, all processes); with the pool 4.2-4.5 s, 5.5-5.8, 186-188 MB.
-POOL_AFTER_PARSE_SECONDS = 5.0
+# A poll of known feeds moves to the pool when its parsing, estimated from the feeds parsed so far,
+# comes to this much CPU: a daemon's routine poll stays on threads. Measured on a poll of 150 known
+# feeds x 50 items, one new each (the soak's routine poll, about 4 s of parsing): on threads 5.7-6.3 s
+# wall, 5.9-6.3 s of CPU, 130 MB at the peak (PSS, all processes); with the pool 4.2-4.5 s,
+# 5.5-5.8 s, 186-188 MB. A larger poll of known feeds (1,000 changed feeds) still gets both cores.
+POOL_FOR_PARSE_SECONDS = 10.0
 INLINE_BELOW = 256 * 1024  # bytes; a larger body always goes to a process
 TEXT_WORK_MAX = 200  # new entries of one feed: more are prepared by the writer, as they are stored
 
 
 class Workers:
-    def __init__(self, processes: int | None = None, *, pool_after: float = POOL_AFTER_PARSE_SECONDS):
+    def __init__(self, processes: int | None = None, *, pool_for: float = POOL_FOR_PARSE_SECONDS):
         self.processes = processes or os.cpu_count() or 1
         self.pooled = False  # parsing and text work go to the processes
         self._may_pool = False
-        self._pool_after = pool_after
+        self._pool_for = pool_for
+        self._feeds = 0
+        self._thread_parses = 0
         self.thread_parse_seconds = 0.0  # CPU the parse threads spent in this poll
         self._pool: ProcessPoolExecutor | None = None
         self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="parse")
@@ -60,7 +63,8 @@ class Workers:
     def expect(self, feeds: int, *, first: int | None = None) -> None:
         """How many feeds this poll parses, and how many of them for the first time (None: all).
         Enough first-time feeds start the pool at once; otherwise parsing moves there only once
-        it has proved long (``_parsed_on_threads``)."""
+        it proves long (``_parsed_on_threads``)."""
+        self._feeds = feeds
         self._may_pool = feeds >= POOL_FROM_FEEDS and self.processes > 1
         self.pooled = self._may_pool and (feeds if first is None else first) >= POOL_FROM_FEEDS
 
@@ -70,10 +74,17 @@ class Workers:
         return self._pool is not None
 
     def _parsed_on_threads(self, seconds: float) -> None:
+        """Move to the pool once this poll's parsing comes to ``pool_for`` seconds, or is
+        estimated to (the mean of the first POOL_FROM_FEEDS feeds or more, times the poll's feeds)."""
         self.thread_parse_seconds += seconds
-        if self._may_pool and not self.pooled and self.thread_parse_seconds >= self._pool_after:
-            log.debug("parsing moves to %d processes after %.1f s on threads", self.processes,
-                      self.thread_parse_seconds)
+        self._thread_parses += 1
+        if not self._may_pool or self.pooled:
+            return
+        estimate = self.thread_parse_seconds / self._thread_parses * max(self._feeds, self._thread_parses)
+        if self.thread_parse_seconds >= self._pool_for or (
+                self._thread_parses >= POOL_FROM_FEEDS and estimate >= self._pool_for):
+            log.debug("parsing moves to %d processes: %d feeds parsed on threads in %.2f s, %.1f s estimated",
+                      self.processes, self._thread_parses, self.thread_parse_seconds, estimate)
             self.pooled = True
 
     def _processes(self) -> ProcessPoolExecutor:

@@ -32,12 +32,12 @@ def test_known_feeds_parse_on_threads_while_parsing_is_short():
     workers.expect(10, first=0)
     parsed = parse_n(workers, 4)
     assert not workers.started and not workers.pooled
-    assert 0 < workers.thread_parse_seconds < 5
+    assert 0 < workers.thread_parse_seconds < 1
     assert [len(p.entries) for p in parsed] == [5] * 4
 
 
 def test_known_feeds_move_to_the_pool_once_parsing_proves_long():
-    workers = Workers(processes=2, pool_after=0.0)  # any parse on a thread is "long"
+    workers = Workers(processes=2, pool_for=0.0)  # any parse on a thread is "long"
     workers.expect(10, first=0)
     parsed = parse_n(workers, 2)
     assert workers.pooled and workers.started  # the first on a thread, the second in the pool
@@ -45,8 +45,20 @@ def test_known_feeds_move_to_the_pool_once_parsing_proves_long():
     assert [e.title for e in parsed[1].entries] == [e.title for e in expected.entries]
 
 
+def test_a_large_poll_of_known_feeds_moves_to_the_pool_on_the_estimate():
+    """Before its parsing has taken long: the first feeds' mean, times the feeds of the poll."""
+    workers = Workers(processes=2, pool_for=1.0)
+    workers.expect(100_000, first=0)
+    parse_n(workers, POOL_FROM_FEEDS + 1)
+    assert workers.started and workers.thread_parse_seconds < 1.0
+    small = Workers(processes=2, pool_for=1.0)
+    small.expect(POOL_FROM_FEEDS + 1, first=0)  # the same feeds, few of them
+    parse_n(small, POOL_FROM_FEEDS + 1)
+    assert not small.started
+
+
 def test_a_small_poll_never_moves_to_the_pool():
-    workers = Workers(processes=2, pool_after=0.0)
+    workers = Workers(processes=2, pool_for=0.0)
     workers.expect(POOL_FROM_FEEDS - 1, first=0)
     parse_n(workers, 3)
     assert not workers.started
