@@ -150,6 +150,8 @@ class Matcher:
             for name, tree in self.watches
         }
         self._pids = {name: frozenset(pid for _, pid, _ in keys) for name, keys in self._positives.items()}
+        # Watches naming one term twice (新市民 and title:新市民): only theirs can repeat a hit.
+        self._repeats = {name for name, keys in self._positives.items() if len({t for t, _, _ in keys}) < len(keys)}
         # Built from our own tree (integers and operators only), never from query text.
         self._compiled = [eval(f"lambda T, X, S: {self._compile(tree)}") for _, tree in self.watches]
         self._vetoes = [eval(f"lambda T, X, S: {self._compile(tree, positives_hold=True)}")
@@ -258,9 +260,10 @@ class Matcher:
             return []
         shown = [*names, extra] if extra is not None else names
         spans = _SpanFinder(self, doc, scan, frozenset().union(*(self._pids[n] for n in shown)))
-        out = [WatchResult(n, True, spans.hits_for(self._positives[n])) for n in names]
+        positives, repeats = self._positives, self._repeats
+        out = [WatchResult(n, True, spans.hits_for(positives[n], n in repeats)) for n in names]
         if extra is not None:
-            out.append(WatchResult(extra, True, spans.hits_for(self._positives[extra]), via="search"))
+            out.append(WatchResult(extra, True, spans.hits_for(positives[extra], extra in repeats), via="search"))
         return out
 
     def _allows(self, present: _Present, name: str) -> bool:
@@ -275,7 +278,7 @@ class Matcher:
         via_search = searched_for not in matched and searched_for is not None and self._allows(present, searched_for)
         spans = _SpanFinder(self, doc, scan)
         return [WatchResult(name, name in matched or (via_search and name == searched_for),
-                            spans.hits_for(self._positives[name]),
+                            spans.hits_for(self._positives[name], name in self._repeats),
                             via="search" if via_search and name == searched_for else None)
                 for name, _ in self.watches]
 
@@ -295,9 +298,10 @@ class _SpanFinder:
                 self.spans[name] = _spans(matcher, form, hits, match_origin(getattr(doc, name), form, folded))
         self._present = {pid for per in self.spans.values() for pid in per}
 
-    def hits_for(self, positives: list[tuple[str, int, tuple[str, ...]]]) -> list[Hit]:
+    def hits_for(self, positives: list[tuple[str, int, tuple[str, ...]]], repeats: bool = True) -> list[Hit]:
+        """The hits of one watch's positive terms. ``repeats``: the watch names a term twice with
+        overlapping fields (新市民 and title:新市民), and its hits are given once."""
         hits: list[Hit] = []
-        contributed = 0
         present, cache = self._present, self._hits
         for key in positives:
             if key[1] not in present:
@@ -305,12 +309,9 @@ class _SpanFinder:
             got = cache.get(key)
             if got is None:
                 text, pid, fields = key
-                got = [Hit(text, f, s, e) for f in fields for s, e in self.spans.get(f, {}).get(pid, ())]
-                self._hits[key] = got
-            hits.extend(got)
-            contributed += 1
-        # A term named twice with overlapping fields (新市民 and title:新市民) gives a hit once.
-        return list(dict.fromkeys(hits)) if contributed > 1 else hits
+                got = cache[key] = [Hit(text, f, s, e) for f in fields for s, e in self.spans.get(f, {}).get(pid, ())]
+            hits += got
+        return list(dict.fromkeys(hits)) if repeats else hits
 
 
 def _spans(matcher: Matcher, form: str, hits: _Hits, origin: Sequence[int]) -> dict[int, list[tuple[int, int]]]:
