@@ -6,7 +6,7 @@ import math
 import time
 
 from monitor.config import load_config
-from monitor.daemon.service import Daemon
+from monitor.daemon.service import MAIL_HOLD_SECONDS, Daemon
 
 
 def test_maintenance_waits_while_a_poll_runs_and_goes_first_when_it_ends(sqlite_config):
@@ -18,7 +18,7 @@ def test_maintenance_waits_while_a_poll_runs_and_goes_first_when_it_ends(sqlite_
 
     async def schedule():
         daemon.poll.task = asyncio.create_task(asyncio.sleep(60))  # a poll job running
-        during = daemon._due(now), daemon._held(daemon.maintenance)
+        during = daemon._due(now), daemon._start_at(daemon.maintenance) > now
         daemon.poll.task.cancel()
         daemon.poll.task = None
         return during, daemon._due(now)
@@ -52,3 +52,26 @@ def test_held_maintenance_does_not_make_the_schedule_spin(sqlite_config):
 
     asyncio.run(run())
     assert len(rounds) == 1 and daemon.maintenance.task is None
+
+
+def test_mail_waits_for_a_running_poll_but_not_for_long(sqlite_config):
+    """A digest due while a poll runs starts when the poll ends, or MAIL_HOLD_SECONDS after it
+    fell due if the poll is still running then; with no poll running it starts when due."""
+    path = sqlite_config({})
+    daemon = Daemon(load_config(path), path, path.read_text(encoding="utf-8"))
+    now = time.time()
+    daemon.mail.at = now - 1
+    daemon.poll.at = daemon.maintenance.at = math.inf
+
+    async def schedule():
+        daemon.poll.task = asyncio.create_task(asyncio.sleep(60))
+        during = daemon._due(now), daemon._due(now - 1 + MAIL_HOLD_SECONDS)
+        daemon.poll.task.cancel()
+        daemon.poll.task = None
+        return during, daemon._due(now)
+
+    (held, late), after = asyncio.run(schedule())
+    assert held == []  # not beside the poll
+    assert late == [daemon.mail]  # but a poll that runs on does not hold the digest longer
+    assert after == [daemon.mail]
+
