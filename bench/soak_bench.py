@@ -141,7 +141,8 @@ def main() -> None:
           f"{final:.0f} MB (final/after-first {final / after_first if after_first else float('nan'):.2f}; "
           f"target <= 1.10 and < 150 MB)")
     print(f"  with the job running at the moment and its parser pool (PSS): peak {tree_peak:.0f} MB, "
-          f"median {sorted(t for _, _, t in samples)[len(samples) // 2]:.0f} MB")
+          f"median {sorted(t for _, _, t in samples)[len(samples) // 2]:.0f} MB, "
+          f"mean {sum(t for _, _, t in samples) / len(samples):.0f} MB (the memory held over time)")
     print("  at the peak: " + ", ".join(f"{name} {mb:.0f}" for name, mb in at_peak.items()))
     print(f"  samples with a job running: {busy} of {len(samples)}")
     marks = [s for s in samples if int(s[0]) % 60 < 2][:: max(1, len(samples) // 600)]
