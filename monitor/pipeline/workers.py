@@ -7,7 +7,8 @@ no worker memory: for a large body, for a poll of several feeds fetched for the 
 their entries new: parsing and text work on both cores), and for a poll of feeds seen before once
 their parsing on threads comes, or is estimated to come, to POOL_FOR_PARSE_SECONDS of CPU. A
 daemon's routine poll (feeds it knows, a few new entries each) parses on threads: there the pool
-saved little CPU or time, and its fork server and workers were a third of the poll's memory.
+saved a quarter of the wall time for about the same CPU, and its fork server and workers were a
+third of the poll's memory.
 Database work (store, dedupe, match) runs on one writer thread: SQLite takes one writer at a time
 anyway, and jobs queue in order, so a giant feed stored in chunks lets small feeds through
 between its chunks.
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 POOL_FROM_FEEDS = 4  # polls of fewer feeds parse on a thread: starting processes costs more
 # A poll of known feeds moves to the pool when its parsing, estimated from the feeds parsed so far,
 # comes to this much CPU: a daemon's routine poll stays on threads. Measured on a poll of 150 known
-# feeds x 50 items, one new each (the soak's routine poll, about 4 s of parsing): on threads 5.7-6.3 s
+# feeds x 50 items, one new each (the soak's routine poll): on threads 5.7-6.3 s
 # wall, 5.9-6.3 s of CPU, 130 MB at the peak (PSS, all processes); with the pool 4.2-4.5 s,
 # 5.5-5.8 s, 186-188 MB. A larger poll of known feeds (1,000 changed feeds) still gets both cores.
 POOL_FOR_PARSE_SECONDS = 10.0
