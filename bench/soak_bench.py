@@ -59,8 +59,8 @@ def pss_mb(pid: int) -> float:
 
 
 def role(pid: int) -> str:
-    """What a process of the tree is: a job (by its name), the parse pool's fork server, its
-    resource tracker, or one of its workers."""
+    """What a process of the tree is: a job (by its name), the parse pool (its fork server and the
+    workers forked from it, which keep its command line), or the pool's resource tracker."""
     try:
         argv = [a.decode() for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
     except OSError:
@@ -68,8 +68,8 @@ def role(pid: int) -> str:
     if "monitor.daemon.work" in argv:
         return f"{argv[argv.index('monitor.daemon.work') + 1]} job"
     joined = " ".join(argv)
-    return ("fork server" if "forkserver" in joined else "tracker" if "resource_tracker" in joined
-            else "worker" if "multiprocessing" in joined else argv[0] if argv else "?")
+    return ("parse pool" if "forkserver" in joined else "tracker" if "resource_tracker" in joined
+            else argv[0] if argv else "?")
 
 
 def tree(pid: int) -> dict[str, float]:
