@@ -7,10 +7,12 @@ import hashlib
 import re
 import threading
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import overload
 
 import numpy as np
 import opencc
@@ -340,7 +342,7 @@ def _with_map(s1: str, origin: Sequence[int]) -> tuple[str, Sequence[int]]:
         origin = _align(s1, s2, origin)
     if " " not in s2:
         return s2, origin
-    kept = _kept(len(s2), _dropped_spaces(s2))
+    kept = _Kept(len(s2), _dropped_spaces(s2))
     return _spaces(s2), kept if isinstance(origin, range) else [origin[i] for i in kept]
 
 
@@ -358,7 +360,7 @@ def match_origin(text: str, form: str, folded: Folded | None = None) -> Sequence
     else:
         dropped = _dropped_spaces(s1)
         if len(s1) - len(dropped) == len(form):
-            kept = _kept(len(s1), dropped)
+            kept = _Kept(len(s1), dropped)
             return kept if one_to_one else [origin[i] for i in kept]
     return _with_map(s1, origin)[1]
 
@@ -378,15 +380,46 @@ def _dropped_spaces(s: str) -> list[int]:
     return dropped
 
 
-def _kept(length: int, dropped: list[int]) -> list[int]:
-    """The indices below ``length`` but ``dropped`` (sorted), built a run at a time."""
-    kept: list[int] = []
-    last = 0
-    for d in dropped:
-        kept.extend(range(last, d))
-        last = d + 1
-    kept.extend(range(last, length))
-    return kept
+class _Kept(Sequence[int]):
+    """The indices below ``length`` but ``dropped`` (sorted), each found when asked for: a
+    highlight reads two entries of the map, and building the whole list (one entry per
+    character) cost more than placing every span of the item (7.9 µs an item of the match bench)."""
+
+    __slots__ = ("_dropped", "_end", "_length", "_steps")
+
+    def __init__(self, length: int, dropped: list[int]):
+        self._dropped, self._end = dropped, length
+        self._length = length - len(dropped)
+        # Kept entry i is i plus the dropped indices before it, and the k-th dropped index d comes
+        # before entry i exactly when d - k <= i: a bisection over these, which never decrease.
+        self._steps = [d - k for k, d in enumerate(dropped)]
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __iter__(self) -> Iterator[int]:
+        """A run at a time (a map composed with another reads every entry)."""
+        last = 0
+        for d in self._dropped:
+            yield from range(last, d)
+            last = d + 1
+        yield from range(last, self._end)
+
+    @overload
+    def __getitem__(self, i: int) -> int: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[int]: ...
+
+    def __getitem__(self, i: int | slice) -> int | list[int]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self._length))]
+        if i < 0:
+            i += self._length
+        if not 0 <= i < self._length:
+            raise IndexError(i)
+        return i + bisect_right(self._steps, i)
+
 
 
 def _fold_origin(text: str) -> list[int]:

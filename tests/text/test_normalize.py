@@ -227,3 +227,19 @@ def test_t2s_skipped_only_where_opencc_changes_nothing():
         assert to_simplified(t) == convert(t), repr(t[:80])
         skipped += not t.isascii() and not normalize._converts(t)
     assert skipped > 550  # the fast way was taken, not only the long one
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_kept_map_answers_as_the_list_it_stands_for(seed):
+    rng = random.Random(300 + seed)
+    for _ in range(200):
+        length = rng.randint(0, 40)
+        dropped = sorted(rng.sample(range(length), rng.randint(0, length)))
+        expected = [i for i in range(length) if i not in set(dropped)]
+        kept = normalize._Kept(length, dropped)
+        assert len(kept) == len(expected)
+        assert list(kept) == expected
+        assert [kept[i] for i in range(-len(expected), 0)] == expected
+        assert kept[1:-1] == expected[1:-1]
+        with pytest.raises(IndexError):
+            kept[len(expected)]
