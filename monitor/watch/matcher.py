@@ -96,7 +96,7 @@ class Hit(NamedTuple):
         return {"term": self.term, "field": self.field, "start": self.start, "end": self.end}
 
 
-@dataclass
+@dataclass(slots=True)  # made once per matched watch of every item
 class WatchResult:
     watch: str
     matched: bool
@@ -137,11 +137,12 @@ class Matcher:
                     index[key] = len(self._patterns)
                     self._patterns.append(_Pattern(key, _char_class(key[0]), _char_class(key[-1])))
                 self._term_pattern[term] = index[key]
-        # Only a positive term can make a watch match (the query parser refuses all-negative
-        # queries), so an item is checked only against the watches one of its hits belongs to.
+        # An item is checked only against the watches it may match: those with a hit among their
+        # guard terms (``_guard``), the terms one of which must be there for the watch to match.
         self._by_pattern: dict[int, list[int]] = {}
         for w, (_, tree) in enumerate(self.watches):
-            for term in _positive_terms(tree):
+            guard = _guard(tree)
+            for term in _positive_terms(tree) if guard is None else guard:
                 if term in self._term_pattern:
                     self._by_pattern.setdefault(self._term_pattern[term], []).append(w)
         self._positives: dict[str, list[tuple[str, int, tuple[str, ...]]]] = {
@@ -337,6 +338,22 @@ def _spans(matcher: Matcher, form: str, hits: _Hits, origin: Sequence[int]) -> d
 def _automaton(patterns: list[str]) -> ahocorasick_rs.AhoCorasick:
     implementation = ahocorasick_rs.Implementation.DFA if len(patterns) <= DFA_MAX_TERMS else None
     return ahocorasick_rs.AhoCorasick(patterns, implementation=implementation)
+
+
+def _guard(node: Node) -> list[Term] | None:
+    """Terms one of which an item must hold (in any field) for ``node`` to hold, as few as the
+    tree allows: for AND, the guard of its child with the fewest terms (新市民 in ``新市民 (贷款 OR
+    信用卡)``), for OR all of its children's. None where a NOT could make it hold with none present.
+    With 500 watches, indexing each by all of its positive terms made 32 candidates an item in the
+    match bench for 15 matches."""
+    if isinstance(node, Term):
+        return [node]
+    if isinstance(node, Not):
+        return None
+    guards = [_guard(c) for c in node.children]
+    if isinstance(node, And):
+        return min((g for g in guards if g is not None), key=len, default=None)
+    return None if any(g is None for g in guards) else [t for g in guards if g is not None for t in g]
 
 
 def _positive_terms(node: Node, negated: bool = False) -> list[Term]:
