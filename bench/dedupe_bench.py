@@ -130,7 +130,7 @@ def quality() -> None:
             process(deduper, s, [Stored(i, a.title, a.body, content_hash(a.body)) for i, a in by_id.items()])
         key_of = {v: k for k, v in ids.items()}
 
-        cases = []  # (kind, title, body, expected keys or empty, exclude ids)
+        cases: list[tuple[str, str, str, set[str], frozenset[int]]] = []  # (kind, title, body, expected keys or empty, exclude ids)
         for a in stored:
             long_ = a.key.startswith("seed:")
             n = (40, 30, 20) if long_ else (3, 2, 2)
@@ -152,13 +152,13 @@ def quality() -> None:
             cases.append(("full", rng.choice(held_out).title + "：新市民金融服务观察", "\n".join(parts), set(), frozenset()))
 
         stats = {k: {"tp": 0, "fp": 0, "fn": 0, "pos": 0, "neg": 0} for k in ("full", "summary", "title")}
-        errors = []
+        errors: list[tuple] = []
         with sess() as s:
             for kind, t, b, expected, exclude in cases:
                 dec = deduper.check(SqlLookup(s), t, b, exclude=exclude)
                 st = stats[kind]
-                got = key_of.get(dec.matched) if dec.is_duplicate else None
-                got_root = key_of.get(dec.duplicate_of) if dec.is_duplicate else None
+                got = key_of.get(dec.matched) if dec.is_duplicate and dec.matched is not None else None
+                got_root = key_of.get(dec.duplicate_of) if dec.is_duplicate and dec.duplicate_of is not None else None
                 if expected:
                     st["pos"] += 1
                     if got in expected or got_root in expected:

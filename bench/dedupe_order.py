@@ -23,6 +23,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -144,7 +145,7 @@ def run(entries: list[Entry], order: list[int], folder: Path) -> dict[int, tuple
     for start in range(0, len(order), BATCH):
         chunk = order[start:start + BATCH]
         with sess.begin() as s:
-            rows = [dict(title=entries[i].title, content=entries[i].body or None, title_derived=False,
+            rows: list[dict[str, Any]] = [dict(title=entries[i].title, content=entries[i].body or None, title_derived=False,
                          content_hash=content_hash(entries[i].body) if entries[i].body else None,
                          published_at=entries[i].published, fetched_at=entries[i].published,
                          updated_at=entries[i].published) for i in chunk]

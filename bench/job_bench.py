@@ -50,7 +50,7 @@ def main() -> None:
             }, allow_unicode=True), encoding="utf-8")
             subprocess.run([sys.executable, "-m", "monitor", "--config", str(config), "db", "upgrade"], check=True,
                            capture_output=True)
-            rows = {"poll, nothing due": [], "poll of one feed (due)": [], "outbox round, nothing to send": []}
+            rows: dict[str, list[tuple[float, float, float]]] = {"poll, nothing due": [], "poll of one feed (due)": [], "outbox round, nothing to send": []}
             job(config, "poll", "--sync")  # the feed's row, as the daemon's first poll makes it
             for _ in range(RUNS):
                 with sqlite3.connect(tmp / "jobs.db") as db:  # due again (the bench's own shortcut)

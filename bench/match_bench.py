@@ -15,6 +15,7 @@ import os
 import random
 import statistics
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -103,7 +104,7 @@ def bare_automaton(matcher: Matcher, folded: list[tuple[str, str, str]]) -> floa
     return len(folded) / (time.perf_counter() - start)
 
 
-def naive(watches: list[tuple[str, object]], folded: list[tuple[str, str, str]]) -> float:
+def naive(watches: Sequence[tuple[str, object]], folded: list[tuple[str, str, str]]) -> float:
     """What an afternoon's matcher does: per item, per watch, evaluate the tree with `in`."""
     forms: dict[str, str] = {}
 

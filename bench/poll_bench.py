@@ -121,7 +121,11 @@ def main() -> None:
         server, base = start_server(tmp)
         try:
             bodies = asyncio.run(fetch_all(base))
-            bare, naive, cold, warm, index = [], [], [], [], []
+            bare: list[float] = []
+            naive: list[float] = []
+            cold: list[float] = []
+            warm: list[float] = []
+            index: list[tuple[float, float, float]] = []  # (items/s, poll s, index s)
             for run in range(RUNS):
                 bare.append(bare_parse(bodies))
                 naive.append(asyncio.run(naive_poll(base, tmp / f"naive{run}.db")))

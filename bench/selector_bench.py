@@ -29,7 +29,8 @@ def median_ms(fn, runs: int = 7, inner: int = 50) -> float:
 def selectolax_only() -> list:
     from selectolax.lexbor import LexborHTMLParser
     tree = LexborHTMLParser(PAGE)
-    return [(li.css_first("a").text(), li.css_first("a").attributes.get("href")) for li in tree.css(RULE.item)]
+    links = [li.css_first("a") for li in tree.css(RULE.item)]
+    return [(a.text(), a.attributes.get("href")) for a in links if a is not None]
 
 
 def parsel_only() -> list:

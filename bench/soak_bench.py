@@ -105,6 +105,7 @@ def main() -> None:
             polls: list[tuple[float, str]] = []
 
             def read() -> None:
+                assert daemon.stdout is not None  # stdout=PIPE above
                 for line in daemon.stdout:
                     if "polled" in line:
                         polls.append((time.monotonic(), line.strip()))
