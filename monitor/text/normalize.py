@@ -421,7 +421,6 @@ class _Kept(Sequence[int]):
         return i + bisect_right(self._steps, i)
 
 
-
 def _fold_origin(text: str) -> list[int]:
     """Per character of fold(text), the index of the character it came from, for a text with
     characters the table deletes or expands ("…" is "...", a zero-width space nothing). Such
