@@ -344,8 +344,8 @@ def _guard(node: Node) -> list[Term] | None:
     """Terms one of which an item must hold (in any field) for ``node`` to hold, as few as the
     tree allows: for AND, the guard of its child with the fewest terms (新市民 in ``新市民 (贷款 OR
     信用卡)``), for OR all of its children's. None where a NOT could make it hold with none present.
-    With 500 watches, indexing each by all of its positive terms made 32 candidates an item in the
-    match bench for 15 matches."""
+    With 500 watches and items built as the match bench builds them, indexing each watch by all of
+    its positive terms made 32 candidates an item for 15 matches; by its guard, 21."""
     if isinstance(node, Term):
         return [node]
     if isinstance(node, Not):
