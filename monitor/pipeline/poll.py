@@ -9,6 +9,7 @@ item is never stored without its decisions, and a failed store is recorded like 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from ..sources.fetch import Fetcher, FetchRequest, FetchResult, max_age, retry_a
 from ..sources.fulltext import with_full_text
 from ..sources.pages import PageRule
 from ..sources.specs import desired_feeds
-from ..store import Database, describe, feeds, items
+from ..store import Database, Session, describe, feeds, items
 from ..store.feeds import Claimed, PollOutcome
 from ..text.normalize import primed
 from .process import Processor
@@ -194,9 +195,12 @@ async def _process_feed(run: Run, claim: Claimed, fetched: FetchResult, now: dat
             known = await workers.db(_known, db, claim.id, entries)
             work = await workers.text_work(items.new_entries(entries, known))
         chunks = [entries[i:i + STORE_CHUNK] for i in range(0, len(entries), STORE_CHUNK)] or [[]]
-        for chunk in chunks[:-1]:
-            await workers.db(_store, db, claim, chunk, now, processor, result, None, config, work)
-        await workers.db(_store, db, claim, chunks[-1], now, processor, result, outcome, config, work, known)
+        for k, chunk in enumerate(chunks):
+            last = k == len(chunks) - 1
+            call = functools.partial(_store, claim=claim, entries=chunk, now=now, processor=processor,
+                                     outcome=outcome if last else None, config=config, work=work,
+                                     known=known if last else None)
+            _count(result, await workers.store(db, call, size=len(chunk), on_rollback=processor.deduper.reset))
     except Exception as e:  # a store failure is this feed's failure: recorded, backed off, lease released
         failure = Failure(FailureKind.STORE, f"storing failed: {describe(e)}")
         result = FeedResult(claim.name, claim.url, "error", fetched.status, seconds=fetched.seconds)
@@ -246,39 +250,48 @@ async def _discover(run: Run, claim: Claimed, page: FetchResult, parsed: ParsedF
     return page, parsed
 
 
-def _store(db: Database, claim: Claimed, entries: list[FeedEntry], now: datetime, processor: Processor,
-           result: FeedResult, outcome: PollOutcome | None, config: Config, work: TextWork | None = None,
-           known: items.Known | None = None) -> None:
-    """One transaction: a chunk of entries stored, deduped and matched, and with the last chunk
-    the feed's new state (which releases its lease). ``work``: their text work, done in the pool;
-    ``known``: their stored rows, read before it (no one else stores this feed's items meanwhile:
-    its lease is this poll's)."""
-    try:
-        _store_in(db, claim, entries, now, processor, result, outcome, config, work, known)
-    except Exception:
-        # Rolled back: what the deduper remembered of this transaction (prepared articles by id,
-        # hashes counted as saturated) may name rows that do not exist, or ids given again.
-        processor.deduper.reset()
-        raise
+@dataclass
+class Stored:
+    """What one transaction stored of a feed, counted into its result once committed."""
+
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    matches: int = 0
+    duplicates: int = 0
+    url: str | None = None  # the feed's URL from now on (with the last chunk: record_poll's)
 
 
-def _store_in(db: Database, claim: Claimed, entries: list[FeedEntry], now: datetime, processor: Processor,
-              result: FeedResult, outcome: PollOutcome | None, config: Config, work: TextWork | None,
-              known: items.Known | None) -> None:
-    with db.begin() as session, primed(work.forms if work else {}, work.hashes if work else {}):
+def _store(session: Session, *, claim: Claimed, entries: list[FeedEntry], now: datetime, processor: Processor,
+           outcome: PollOutcome | None, config: Config, work: TextWork | None = None,
+           known: items.Known | None = None) -> Stored:
+    """A chunk of entries stored, deduped and matched, and with the last chunk the feed's new
+    state (which releases its lease), in the writer's transaction (``Workers.store``).
+    ``work``: their text work, done in the pool; ``known``: their stored rows, read before it
+    (no one else stores this feed's items meanwhile: its lease is this poll's)."""
+    stored = Stored()
+    with primed(work.forms if work else {}, work.hashes if work else {}):
         if entries:
             since = feeds.news_since(session, claim.id, now, config.max_age)
             saved = items.save_entries(session, claim.id, claim.name, entries, now, since, known)
             searched_for = claim.watch_name if claim.kind == "search" else None
             processed = processor.process(session, saved.new, saved.updated, searched_for=searched_for,
                                           prepared=work.prepared if work else None)
-            result.new += len(saved.new)
-            result.updated += len(saved.updated)
-            result.unchanged += saved.unchanged
-            result.matches += processed.matches
-            result.duplicates += processed.duplicates
+            stored = Stored(len(saved.new), len(saved.updated), saved.unchanged, processed.matches,
+                            processed.duplicates)
         if outcome is not None:
-            result.url = feeds.record_poll(session, claim, outcome, config.fetch.max_interval)
+            stored.url = feeds.record_poll(session, claim, outcome, config.fetch.max_interval)
+    return stored
+
+
+def _count(result: FeedResult, stored: Stored) -> None:
+    result.new += stored.new
+    result.updated += stored.updated
+    result.unchanged += stored.unchanged
+    result.matches += stored.matches
+    result.duplicates += stored.duplicates
+    if stored.url is not None:
+        result.url = stored.url
 
 
 def _record_failure(db: Database, claim: Claimed, outcome: PollOutcome, config: Config) -> None:

@@ -11,22 +11,26 @@ saved a quarter of the wall time for about the same CPU, and its fork server and
 third of the poll's memory.
 Database work (store, dedupe, match) runs on one writer thread: SQLite takes one writer at a time
 anyway, and jobs queue in order, so a giant feed stored in chunks lets small feeds through
-between its chunks.
+between its chunks. Feeds' stores queued while the writer was busy share one transaction
+(``Workers.store``).
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import multiprocessing
 import os
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..dedupe.fingerprint import Prepared, for_transfer, prepare
 from ..errors import Failure, FailureKind
@@ -34,6 +38,9 @@ from ..sources.entries import FeedEntry, ParsedFeed
 from ..sources.pages import PageRule, parse_page
 from ..sources.parse import parse_feed
 from ..text.normalize import match_form
+
+if TYPE_CHECKING:
+    from ..store import Database, Session
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -46,6 +53,11 @@ POOL_FROM_FEEDS = 4  # polls of fewer feeds parse on a thread: starting processe
 POOL_FOR_PARSE_SECONDS = 10.0
 INLINE_BELOW = 256 * 1024  # bytes; a larger body always goes to a process
 TEXT_WORK_MAX = 200  # new entries of one feed: more are prepared by the writer, as they are stored
+# Entries stored in one transaction at most, over the feeds' stores it groups (a feed with no new
+# entry counts as one): a commit writes every index page its rows touched, and the fingerprint
+# index's pages are touched at random, so one commit for several feeds writes fewer pages than
+# one each. A giant feed's chunk (STORE_CHUNK entries) is a transaction of its own.
+GROUP_ENTRIES = 1000
 
 
 class Workers:
@@ -60,6 +72,9 @@ class Workers:
         self._pool: ProcessPoolExecutor | None = None
         self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="parse")
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+        self._stores: deque[_Store] = deque()  # waiting for the writer (``store``)
+        self._stores_lock = threading.Lock()
+        self._drain_queued = False  # a _drain is on the writer's queue: it takes what is waiting
 
     def expect(self, feeds: int, *, first: int | None = None) -> None:
         """How many feeds this poll parses, and how many of them for the first time (None: all).
@@ -139,12 +154,91 @@ class Workers:
         """Run ``fn(*args)`` on the writer thread."""
         return await asyncio.get_running_loop().run_in_executor(self._writer, functools.partial(fn, *args))
 
+    async def store(self, db: Database, call: Callable[[Session], T], *, size: int,
+                    on_rollback: Callable[[], None]) -> T:
+        """``call(session)`` on the writer thread, inside a transaction shared with the other
+        stores waiting by the time the writer comes to it (up to GROUP_ENTRIES entries; ``size``:
+        this one's): in a cold poll the writer is the stage every feed waits for, and a commit
+        for several feeds writes fewer pages than one each. A store that fails in a group is
+        not the others' failure: the group is rolled back and each store is run again alone, so
+        only the one at fault fails (and a store is all or nothing, as before). ``on_rollback``:
+        what to forget of a transaction rolled back (the deduper's memory of its rows)."""
+        loop = asyncio.get_running_loop()
+        job = _Store(call, max(size, 1), on_rollback, loop, loop.create_future())
+        with self._stores_lock:
+            self._stores.append(job)
+            first, self._drain_queued = not self._drain_queued, True
+        if first:
+            self._writer.submit(self._drain, db)
+        return await job.future
+
+    def _drain(self, db: Database) -> None:
+        """On the writer thread: store what is waiting, as many as GROUP_ENTRIES allows, in one
+        transaction; a drain for the rest goes behind what was queued meanwhile."""
+        group: list[_Store] = []
+        with self._stores_lock:
+            size = 0
+            while self._stores and (not group or size + self._stores[0].size <= GROUP_ENTRIES):
+                group.append(self._stores.popleft())
+                size += group[-1].size
+            more = self._drain_queued = bool(self._stores)
+        if more:
+            with contextlib.suppress(RuntimeError):  # shut down: the poll was cancelled, no one awaits them
+                self._writer.submit(self._drain, db)
+        for job, outcome in zip(group, _stored(db, group), strict=True):
+            with contextlib.suppress(RuntimeError):  # the loop is closed: the poll was cancelled
+                job.loop.call_soon_threadsafe(_settle, job.future, outcome)
+
     async def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
         self._threads.shutdown(wait=False, cancel_futures=True)
         # The writer finishes the transaction in hand (a chunk of one feed), then stops.
         await asyncio.to_thread(self._writer.shutdown, True, cancel_futures=True)
+
+
+@dataclass
+class _Store:
+    """A feed's store waiting for the writer (``Workers.store``)."""
+
+    call: Callable[[Session], Any]
+    size: int
+    on_rollback: Callable[[], None]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future
+
+
+def _stored(db: Database, group: list[_Store]) -> list[tuple[bool, Any]]:
+    """Each store's value (True, value) or exception (False, error): together in one
+    transaction, or, when that fails, each alone."""
+    if len(group) > 1:
+        try:
+            with db.begin() as session:
+                values = [job.call(session) for job in group]
+            return [(True, v) for v in values]
+        except Exception as e:
+            group[0].on_rollback()
+            log.debug("a group of %d stores failed (%s): each is stored alone", len(group), e)
+    return [_alone(db, job) for job in group]
+
+
+def _alone(db: Database, job: _Store) -> tuple[bool, Any]:
+    try:
+        with db.begin() as session:
+            return True, job.call(session)
+    except Exception as e:
+        job.on_rollback()
+        return False, e
+
+
+def _settle(future: asyncio.Future, outcome: tuple[bool, Any]) -> None:
+    if future.done():  # cancelled meanwhile
+        return
+    ok, value = outcome
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
 
 
 def _timed(call: Callable[[], T]) -> tuple[T, float]:

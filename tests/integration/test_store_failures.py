@@ -65,3 +65,46 @@ def test_read_only_commands_check_the_schema_instead_of_migrating(make_config):
     items = subprocess.run([sys.executable, "-m", "monitor", "--config", str(path), "items", "--json"],
                            capture_output=True, text=True, timeout=60)
     assert items.returncode == 0 and items.stdout == ""
+
+
+def test_stores_waiting_for_the_writer_share_a_transaction_and_a_bad_one_fails_alone(make_config, feed_server,
+                                                                                     monkeypatch):
+    """With the writer held on the first feed's store, the feeds parsed meanwhile are stored in one
+    transaction; one of them refused by the database fails on its own, the others of its group
+    are stored, and every item is stored once."""
+    import threading
+
+    from monitor.pipeline import poll as poll_module
+    from monitor.pipeline import workers as workers_module
+
+    names = [f"g{i}" for i in range(6)]
+    for i, name in enumerate(names):
+        title = f"{BOOM}新闻{i}" if name == "g3" else f"新市民金融服务第{i}期"
+        feed_server.routes[f"/{name}.xml"] = Response(200, rss([(f"{name}-1", title), (f"{name}-2", f"消费金融第{i}期")]))
+    config, db = setup(make_config, [{"name": n, "url": feed_server.url(f"/{n}.xml")} for n in names],
+                       concurrency=6)
+    refuse_titles_with(db, BOOM)
+    release, store, stored = threading.Event(), poll_module._store, workers_module._stored
+    groups: list[list[str]] = []
+
+    def held_store(*args, **kw):
+        if not release.is_set():
+            release.wait(1.5)  # the other feeds are fetched, parsed and queued behind this one
+            release.set()
+        return store(*args, **kw)
+
+    def recording(db_, group):
+        groups.append([job.call.keywords["claim"].name for job in group])
+        return stored(db_, group)
+
+    monkeypatch.setattr(poll_module, "_store", held_store)
+    monkeypatch.setattr(workers_module, "_stored", recording)
+    results = run_poll(config, db)
+    assert results["g3"].status == "error" and "refused by the test trigger" in results["g3"].error
+    assert all(results[n].status == "ok" and results[n].new == 2 for n in names if n != "g3"), results
+    shared = next(g for g in groups if "g3" in g)
+    assert len(shared) > 1, groups  # the bad feed was grouped with others, and they were stored all the same
+    assert feed_row(db, "g3").consecutive_failures == 1 and feed_row(db, "g3").lease_owner is None
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Item)) == 2 * (len(names) - 1)
+    db.dispose()
