@@ -217,7 +217,8 @@ def _stored(db: Database, group: list[_Store]) -> list[tuple[bool, Any]]:
                 values = [job.call(session) for job in group]
             return [(True, v) for v in values]
         except Exception as e:
-            group[0].on_rollback()
+            for undo in dict.fromkeys(job.on_rollback for job in group):
+                undo()
             log.debug("a group of %d stores failed (%s): each is stored alone", len(group), e)
     return [_alone(db, job) for job in group]
 
