@@ -67,44 +67,51 @@ def test_read_only_commands_check_the_schema_instead_of_migrating(make_config):
     assert items.returncode == 0 and items.stdout == ""
 
 
-def test_stores_waiting_for_the_writer_share_a_transaction_and_a_bad_one_fails_alone(make_config, feed_server,
-                                                                                     monkeypatch):
-    """With the writer held on the first feed's store, the feeds parsed meanwhile are stored in one
-    transaction; one of them refused by the database fails on its own, the others of its group
-    are stored, and every item is stored once."""
+def test_stores_queued_behind_the_writer_share_a_transaction_and_a_bad_one_fails_alone(tmp_path):
+    """Stores queued while the writer is busy run in one transaction; when one of them fails, the
+    group is rolled back and each runs again alone: the others are stored, the bad one's rows
+    are not, and each rollback is undone (the deduper's memory, in a poll)."""
+    import asyncio
     import threading
 
-    from monitor.pipeline import poll as poll_module
-    from monitor.pipeline import workers as workers_module
+    from monitor.pipeline.workers import Workers
+    from monitor.store import Database
 
-    names = [f"g{i}" for i in range(6)]
-    for i, name in enumerate(names):
-        title = f"{BOOM}新闻{i}" if name == "g3" else f"新市民金融服务第{i}期"
-        feed_server.routes[f"/{name}.xml"] = Response(200, rss([(f"{name}-1", title), (f"{name}-2", f"消费金融第{i}期")]))
-    config, db = setup(make_config, [{"name": n, "url": feed_server.url(f"/{n}.xml")} for n in names],
-                       concurrency=6)
-    refuse_titles_with(db, BOOM)
-    release, store, stored = threading.Event(), poll_module._store, workers_module._stored
-    groups: list[list[str]] = []
+    db = Database(f"sqlite:///{tmp_path / 'writer.db'}")
+    with db.begin() as s:
+        s.execute(text("CREATE TABLE t (x INTEGER)"))
+    undone: list[int] = []
 
-    def held_store(*args, **kw):
-        if not release.is_set():
-            release.wait(1.5)  # the other feeds are fetched, parsed and queued behind this one
-            release.set()
-        return store(*args, **kw)
+    def undo() -> None:  # one for all, as a poll's stores share their processor's
+        undone.append(1)
 
-    def recording(db_, group):
-        groups.append([job.call.keywords["claim"].name for job in group])
-        return stored(db_, group)
+    def insert(x: int, fail: bool = False):
+        def call(session):
+            session.execute(text("INSERT INTO t VALUES (:x)"), {"x": x})
+            if fail:
+                raise ValueError("refused")
+            return session.info.setdefault("transaction", object())  # one object per session
+        return call
 
-    monkeypatch.setattr(poll_module, "_store", held_store)
-    monkeypatch.setattr(workers_module, "_stored", recording)
-    results = run_poll(config, db)
-    assert results["g3"].status == "error" and "refused by the test trigger" in results["g3"].error
-    assert all(results[n].status == "ok" and results[n].new == 2 for n in names if n != "g3"), results
-    shared = next(g for g in groups if "g3" in g)
-    assert len(shared) > 1, groups  # the bad feed was grouped with others, and they were stored all the same
-    assert feed_row(db, "g3").consecutive_failures == 1 and feed_row(db, "g3").lease_owner is None
+    async def behind_busy_writer(calls):
+        workers, release = Workers(processes=1), threading.Event()
+        held = asyncio.ensure_future(workers.db(release.wait, 5))
+        await asyncio.sleep(0.1)  # the writer is in the held job now
+        stores = [asyncio.ensure_future(workers.store(db, c, size=1, on_rollback=undo))
+                  for c in calls]
+        await asyncio.sleep(0.1)
+        release.set()
+        await held
+        out = await asyncio.gather(*stores, return_exceptions=True)
+        await workers.close()
+        return out
+
+    together = asyncio.run(behind_busy_writer([insert(1), insert(2), insert(3)]))
+    assert together[0] is together[1] is together[2]  # one session: one transaction for the three
+    mixed = asyncio.run(behind_busy_writer([insert(4), insert(5, fail=True), insert(6)]))
+    assert isinstance(mixed[1], ValueError) and not isinstance(mixed[0], Exception)
+    assert mixed[0] is not mixed[2]  # run again alone, each in its own transaction
+    assert undone == [1, 1]  # the group's rollback, then the bad store's own
     with db.session() as s:
-        assert s.scalar(select(func.count()).select_from(Item)) == 2 * (len(names) - 1)
+        assert sorted(s.scalars(text("SELECT x FROM t"))) == [1, 2, 3, 4, 6]
     db.dispose()
