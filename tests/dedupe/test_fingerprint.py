@@ -35,3 +35,45 @@ def test_prepare_gives_the_content_hash_of_the_whole_text():
     bodies += ["首页 > 财经\n新市民金融服务（记者：张三）\n免责声明：本文仅供参考", "消費金融，ＡＢＣ　１２３", ""]
     for body in bodies:
         assert prepare("标题", body).content_hash == content_hash(body)
+
+
+def _index_digest(texts: list[tuple[str, str]]) -> str:
+    import hashlib
+
+    from monitor.dedupe.fingerprint import pack, prepare
+
+    digest = hashlib.sha256()
+    for title, body in texts:
+        p = prepare(title, body)
+        digest.update(p.anchors.tobytes() + p.title_keys.tobytes() + pack(p))
+    return digest.hexdigest()
+
+
+def test_the_indexed_hashes_and_sketches_do_not_change_between_versions():
+    """A store keeps the anchors, title keys and sketches an earlier version computed, and a
+    reprint is found only if today's prepare() hashes its text to the same values: a change to the
+    hashing that moves them (a speed-up, a numpy upgrade) must fail here, not silently stop
+    matching every stored article. The digest was taken from the seeds and edge cases below
+    (texts shorter than a shingle and an anchor, a flash, a summary, traditional script)."""
+    from helpers.paths import SEEDS
+
+    texts = [(p.stem, p.read_text(encoding="utf-8")) for p in sorted(SEEDS.iterdir())]
+    texts += [("", ""), ("标题", "银"), ("标题", "新市民贷款"), ("新市民", "新市民金融服务持续扩面"),
+              ("消費金融", "消費金融公司" * 10), ("标题", "普惠金融助贷" * 80), ("【快讯】标题 - 新浪财经", "短讯。" * 30)]
+    assert _index_digest(texts) == INDEX_DIGEST
+
+
+INDEX_DIGEST = "01f293eb51717e09cb060c9a967f7125131abed6b7b4ecb56b88d52013b54b03"
+
+
+def test_sorted_unique_is_numpy_unique():
+    import numpy as np
+
+    from monitor.dedupe.fingerprint import _sorted_unique
+
+    rng = np.random.default_rng(7)
+    for values in (np.empty(0, np.uint64), np.array([5], np.uint32), np.array([3, 3, 3], np.uint64),
+                   rng.integers(0, 50, 400).astype(np.uint32), rng.integers(0, 2**63, 300, dtype=np.uint64)):
+        got = _sorted_unique(values)
+        assert got.dtype == values.dtype
+        assert np.array_equal(got, np.unique(values))
