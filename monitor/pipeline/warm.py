@@ -7,6 +7,10 @@ alone shared nothing measurable (the pool, fork server and two workers, stayed a
 a 400-feed cold poll): the memory is in what they build on first use, OpenCC's dictionaries and
 the tables and patterns made lazily, and in the garbage the imports leave, which each worker
 would otherwise collect on pages of its own. Warmed and collected here: 68 MB.
+
+What is left is then frozen (``gc.freeze``): a worker's garbage collections would otherwise walk
+every object inherited from here and write to their headers, copying the pages they sit on into
+the worker. On a 1,000-feed cold poll the pool's PSS went from 82 to 73 MB (two runs each).
 """
 from __future__ import annotations
 
@@ -26,3 +30,4 @@ _FEED = f"<?xml version='1.0'?><rss version='2.0'><channel><title>預熱</title>
 with contextlib.suppress(Exception):  # only a saving: a worker builds what it needs on its first feed anyway
     text_work(parse_feed(_FEED.encode(), content_type="application/rss+xml", fetched_at=datetime.now(UTC)).entries)
 gc.collect()
+gc.freeze()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from helpers.pool import built
+from helpers.pool import built, frozen
 
 from monitor.dedupe.fingerprint import pack, prepare
 from monitor.pipeline.workers import Workers, text_work
@@ -87,6 +87,9 @@ def test_workers_start_with_what_the_fork_server_built():
     pool = workers._processes()
     try:
         found = pool.submit(built).result(timeout=120)
+        inherited = pool.submit(frozen).result(timeout=120)
     finally:
         pool.shutdown()
     assert found == [(1, 1)] * 3  # made once, before the fork; none of them made by this worker
+    # ... and frozen there, so the worker's collections do not copy the pages they sit on
+    assert inherited > 10_000
