@@ -77,3 +77,26 @@ def test_sorted_unique_is_numpy_unique():
         got = _sorted_unique(values)
         assert got.dtype == values.dtype
         assert np.array_equal(got, np.unique(values))
+
+
+@pytest.mark.parametrize("transfer", [False, True])
+def test_a_prepared_form_comes_through_pickling_whole(transfer):
+    """Parse workers send prepared forms back pickled (``Prepared.__reduce__``): every field,
+    arrays with their dtypes, must arrive as it left."""
+    import dataclasses
+    import pickle
+
+    import numpy as np
+
+    from monitor.dedupe.fingerprint import for_transfer, prepare
+
+    p = prepare("【快讯】消費金融公司發布新市民貸款 - 新浪财经", "消費金融公司發布新市民貸款，額度30萬元。" * 12)
+    p = for_transfer(p) if transfer else p
+    q = pickle.loads(pickle.dumps(p, protocol=5))
+    for f in dataclasses.fields(p):
+        a, b = getattr(p, f.name), getattr(q, f.name)
+        if isinstance(a, np.ndarray):
+            assert a.dtype == b.dtype and np.array_equal(a, b), f.name
+        else:
+            assert a == b, f.name
+    assert np.array_equal(q.shingles, p.shingles)
