@@ -30,7 +30,7 @@ def to_simplified(text: str) -> str:
     """OpenCC's ``t2s``, skipped for a text with none of the characters it changes (t2s_chars)."""
     if text.isascii() or not _converts(text):  # isascii() reads a flag: free
         return text
-    return _t2s().convert(text)
+    return _convert(_t2s(), text)
 
 
 _ALONE, _IN_PHRASES = 2, 1  # a listed character t2s changes on its own; one it changes only in phrases
@@ -111,7 +111,16 @@ def to_mainland(text: str) -> str:
     """Traditional script to simplified with Taiwan's vocabulary folded too (軟體 → 软件, 宣告 →
     声明): OpenCC's t2s converts characters only, and a Taiwan-style reprint kept its words. Used
     for the dedupe form, where both sides of a comparison are folded alike."""
-    return text if text.isascii() else _regional().convert(text)
+    return text if text.isascii() else _convert(_regional(), text)
+
+
+def _convert(converter: opencc.OpenCC, text: str) -> str:
+    """OpenCC reads its input as a C string: a text holding a NUL came back cut short there, all
+    after it lost (two articles alike up to a NUL had one content hash). Each part is converted
+    on its own."""
+    if "\x00" in text:
+        return "\x00".join(converter.convert(part) for part in text.split("\x00"))
+    return converter.convert(text)
 
 
 # Full-width ASCII and the ideographic space: the characters that keep most Chinese text from
@@ -306,7 +315,7 @@ def match_form_folded(text: str) -> tuple[str, Folded | None]:
     if forms is not None and (form := forms.get(text)) is not None:
         return form, None
     folded, one_to_one, converts = _fold_marked(text)
-    simplified = to_simplified(folded) if converts is None else _t2s().convert(folded) if converts else folded
+    simplified = to_simplified(folded) if converts is None else _convert(_t2s(), folded) if converts else folded
     return _spaces(simplified), (folded, one_to_one)
 
 
