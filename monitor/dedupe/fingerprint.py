@@ -287,11 +287,14 @@ TITLE_ONLY_BELOW = 20   # squashed characters of body
 SHORT_BELOW = 400
 
 
-def clean_lines(squashed_title: str, title_length: int, lines: list[str]) -> list[str]:
+def clean_lines(title: str, lines: list[str]) -> list[str]:
     """Body lines without navigation, captions, credits, footers, or the title repeated; the lines
     are in the NFKC, mainland form already (the boilerplate patterns know both scripts)."""
     lines = strip_boilerplate(lines)
-    limit = 2 * title_length + 10  # only a line about as long as the title can be the title
+    limit = 2 * len(title) + 10  # only a line about as long as the title can be the title
+    if all(len(x) > limit for x in lines):  # most bodies: no line to compare, the title is not folded
+        return lines
+    squashed_title = squash(title)
     kept = [x for x in lines if len(x) > limit or _NOT_WORD.sub("", x.casefold()) != squashed_title]
     # A flash whose text is its title: the repeat is the text, not a heading over it.
     return kept if sum(len(x) for x in kept) >= TITLE_ONLY_BELOW else lines
@@ -304,7 +307,7 @@ def prepare(title: str, body: str) -> Prepared:
     digest = hash_squashed(_NOT_WORD.sub("", mainland.casefold()))
     # Figures in words become digits in the compared form too: 五千一百一十万 and 5110万 are
     # the same passage, whichever way a reprint wrote them.
-    kept = digits_for_numerals("\n".join(clean_lines(squash(title or ""), len(title or ""), mainland.split("\n"))))
+    kept = digits_for_numerals("\n".join(clean_lines(title or "", mainland.split("\n"))))
     text = _NOT_WORD.sub("", kept.casefold())
     form = title_form(title)
     norm_title = form.replace("·", "")  # normalize_title(title), from the one conversion
