@@ -10,7 +10,7 @@ would otherwise collect on pages of its own. Warmed and collected here: 68 MB.
 
 What is left is then frozen (``gc.freeze``): a worker's garbage collections would otherwise walk
 every object inherited from here and write to their headers, copying the pages they sit on into
-the worker. On a 1,000-feed cold poll the pool's PSS went from 82 to 73 MB (two runs each).
+the worker. On a 1,000-feed cold poll the pool's PSS went from 80-82 to 72-73 MB (five runs each).
 """
 from __future__ import annotations
 

@@ -263,9 +263,9 @@ class TextWork:
 @dataclass
 class _Done:
     """What a worker sends back: the text work's values in the order of the entries' texts, without
-    the texts, which the job process has already (keyed by them, as ``TextWork`` is, they went
-    back through the pipe three times and were unpickled into copies: 215 of a bench feed's
-    KB, against 153 now with the prepared forms pickled compactly)."""
+    the texts, which the job process has already. Keyed by them, as ``TextWork`` is, the texts went
+    back through the pipe three times and were unpickled into copies: a bench feed's text work was
+    215 KB, 153 now (with the prepared forms pickled compactly)."""
 
     forms: list[str]  # match forms of each distinct title, summary and text, in order
     prepared: list[Prepared]  # each entry's dedupe form
