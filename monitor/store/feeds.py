@@ -82,7 +82,14 @@ class Claimed:
     token: str = ""  # the lease_owner value of this claim
     kind: str = "feed"
     watch_name: str | None = None
-    first: bool = False  # never fetched and parsed: every entry it gives is new (Workers.expect)
+    # As the claim read it; no one else polls the feed while the lease is ours, so it holds for
+    # the whole poll: every store of the feed reads it here, not from the database.
+    first_success_at: datetime | None = None
+
+    @property
+    def first(self) -> bool:
+        """Never fetched and parsed: every entry it gives is new (Workers.expect)."""
+        return self.first_success_at is None
 
 
 def claim_feeds(
@@ -120,7 +127,7 @@ def claim_feeds(
             if f.lease_owner == token:
                 claimed.append(Claimed(f.id, f.name, f.url, f.etag, f.last_modified, f.encoding,
                                        timedelta(seconds=f.interval_seconds), f.consecutive_failures,
-                                       f.full_text, token, f.kind, f.watch_name, f.first_success_at is None))
+                                       f.full_text, token, f.kind, f.watch_name, f.first_success_at))
             elif f.lease_owner is not None:
                 held.append((f.name, f.url))
             # else: polled by another process since our SELECT; no longer due
@@ -181,12 +188,11 @@ def record_poll(session: Session, claim: Claimed, outcome: PollOutcome, cap: tim
     return feed.url
 
 
-def news_since(session: Session, feed_id: int, now: datetime, max_age: timedelta) -> datetime:
+def news_since(first_success_at: datetime | None, now: datetime, max_age: timedelta) -> datetime:
     """Entries published before this are back catalogue: before the feed's first successful poll
     (less a day's grace: what came out just before we started is news), or more than ``max_age``
     before now. Items published while the monitor was down are after the first poll: still news."""
-    first = session.scalar(select(Feed.first_success_at).where(Feed.id == feed_id)) or now
-    return max(first - BACKLOG_GRACE, now - max_age)
+    return max((first_success_at or now) - BACKLOG_GRACE, now - max_age)
 
 
 # ---------------------------------------------------------------------------------------------
