@@ -27,6 +27,7 @@ from ..sources.specs import desired_feeds
 from ..store import Database, Session, describe, feeds, items
 from ..store.feeds import Claimed, PollOutcome
 from ..text.normalize import primed
+from . import collector
 from .process import Processor
 from .workers import TEXT_WORK_MAX, TextWork, Workers
 
@@ -84,8 +85,9 @@ async def poll(
     ``on_result`` each feed's result as it comes (the CLI's progress line)."""
     workers = Workers()
     try:
-        return await _poll(config, db, workers, owner=owner, names=names, due_only=due_only, fetcher=fetcher,
-                           on_result=on_result, processor=processor or Processor(config), on_start=on_start)
+        with collector.quiet():
+            return await _poll(config, db, workers, owner=owner, names=names, due_only=due_only, fetcher=fetcher,
+                               on_result=on_result, processor=processor or Processor(config), on_start=on_start)
     finally:
         await workers.close()
 
@@ -272,7 +274,7 @@ def _store(session: Session, *, claim: Claimed, entries: list[FeedEntry], now: d
     stored = Stored()
     with primed(work.forms if work else {}, work.hashes if work else {}):
         if entries:
-            since = feeds.news_since(session, claim.id, now, config.max_age)
+            since = feeds.news_since(claim.first_success_at, now, config.max_age)
             saved = items.save_entries(session, claim.id, claim.name, entries, now, since, known)
             searched_for = claim.watch_name if claim.kind == "search" else None
             processed = processor.process(session, saved.new, saved.updated, searched_for=searched_for,
