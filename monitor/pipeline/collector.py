@@ -3,13 +3,13 @@
 Why: a poll allocates millions of small objects (entries, prepared forms, rows, postings), and
 CPython's collector runs every 700 net allocations, each run holding the GIL the writer thread
 needs. Measured on a 1,000-feed cold poll (in-process, as ``bench/poll_bench.py`` runs it):
-2,300 young and 16 full collections, 2.1-2.6 s with the GIL held, the full ones about 80 ms each
+2,300 young and 16 full collections, 2.1-3.1 s with the GIL held, the full ones about 80 ms each
 because they walk every object the process made before the poll (modules, the config, the
 compiled watches) though none of that can become garbage while the poll runs.
 
 So for the poll's duration those objects are frozen (``gc.freeze``: the collector no longer
 walks them) and a young collection waits for 10,000 net allocations instead of 700. Measured
-the same way (five runs with, five without): 0.12-0.19 s of collection. Both are undone when
+the same way (five runs with, five without): 0.13-0.24 s of collection. Both are undone when
 the poll ends; what was frozen is collected normally afterwards, so nothing is kept longer than
 the poll, and cyclic garbage waits for at most 10,000 allocations.
 """
