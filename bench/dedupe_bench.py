@@ -39,6 +39,7 @@ from sqlalchemy import insert  # noqa: E402
 
 from monitor.dedupe.decide import Article as Stored  # noqa: E402
 from monitor.dedupe.decide import Deduper  # noqa: E402
+from monitor.pipeline import collector  # noqa: E402
 from monitor.pipeline.seeds import read_article_file  # noqa: E402
 from monitor.store.engine import Database, make_engine, sessions, upgrade  # noqa: E402
 from monitor.store.fingerprints import SqlLookup, save_outcomes  # noqa: E402
@@ -259,13 +260,14 @@ PER_TRANSACTION = 50  # one feed's worth
 def timed_insert(db: Path, articles: list[tuple[str, str]]) -> float:
     """The real path on one core: prepare, item rows, decide, outcomes, 50 articles per
     transaction (one feed's worth), through the monitor's own database handle (its checkpoint
-    thread included)."""
+    thread included), with the collector held back as a poll holds it (pipeline.collector)."""
     database = Database(f"sqlite:///{db}")
     deduper = Deduper()
     start = time.perf_counter()
-    for i in range(0, len(articles), PER_TRANSACTION):
-        with database.begin() as s:
-            process(deduper, s, insert_batch(s, articles[i:i + PER_TRANSACTION]))
+    with collector.quiet():  # as in a poll
+        for i in range(0, len(articles), PER_TRANSACTION):
+            with database.begin() as s:
+                process(deduper, s, insert_batch(s, articles[i:i + PER_TRANSACTION]))
     elapsed = time.perf_counter() - start
     database.dispose()
     return len(articles) / elapsed
@@ -292,9 +294,10 @@ def timed_pipeline(db: Path, articles: list[tuple[str, str]]) -> tuple[float, fl
         pool.submit(prepare_chunk, chunks[0][:1]).result()
         start = time.perf_counter()
         futures = [pool.submit(prepare_chunk, c) for c in chunks]
-        for chunk, done in zip(chunks, futures):
-            with database.begin() as s:
-                process(deduper, s, insert_batch(s, chunk, done.result()))
+        with collector.quiet():  # as in a poll
+            for chunk, done in zip(chunks, futures):
+                with database.begin() as s:
+                    process(deduper, s, insert_batch(s, chunk, done.result()))
         elapsed = time.perf_counter() - start
         worker_peak = pool.submit(peak_rss_mb).result()
     database.dispose()
