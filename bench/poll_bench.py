@@ -171,9 +171,8 @@ def main() -> None:
                     bad = [r for r in results if r.status != "ok"]
                     assert len(results) == FEEDS and not bad, bad[:3]
                     bucket.append(FEEDS / elapsed)
-                    if bucket is cold:
+                    if bucket is cold:  # and what the poll job does next: the search index for what it stored
                         cpu.append((own_cpu() - cpu_before[0], pool_cpu() - cpu_before[1], bare_cpu))
-                    if bucket is cold:  # what the poll job does next: the search index for what it stored
                         start = time.perf_counter()
                         indexed = index_queued(db)
                         index.append((indexed / (time.perf_counter() - start), elapsed, time.perf_counter() - start))

@@ -25,15 +25,17 @@ YOUNG = 10_000  # net allocations between young collections while a poll runs (C
 _lock = threading.Lock()
 _depth = 0  # polls running in this process: only the first changes the collector, the last restores it
 _saved: tuple[int, ...] = ()
+_thaw = False  # unfreeze at the end: nothing was frozen before (what someone else froze stays so)
 
 
 @contextlib.contextmanager
 def quiet() -> Iterator[None]:
-    global _depth, _saved
+    global _depth, _saved, _thaw
     with _lock:
         _depth += 1
         if _depth == 1:
             _saved = gc.get_threshold()
+            _thaw = gc.get_freeze_count() == 0
             gc.freeze()
             gc.set_threshold(max(YOUNG, _saved[0]), *_saved[1:])
     try:
@@ -43,4 +45,5 @@ def quiet() -> Iterator[None]:
             _depth -= 1
             if _depth == 0:
                 gc.set_threshold(*_saved)
-                gc.unfreeze()
+                if _thaw:
+                    gc.unfreeze()

@@ -46,3 +46,14 @@ def test_what_was_frozen_is_collected_after_the_poll():
         assert alive() is not None
     gc.collect()
     assert alive() is None
+
+
+def test_what_was_frozen_before_the_poll_stays_frozen_after_it():
+    gc.freeze()  # as a process that froze its own start-up heap would have
+    try:
+        frozen = gc.get_freeze_count()
+        with collector.quiet():
+            pass
+        assert gc.get_freeze_count() >= frozen > 0
+    finally:
+        gc.unfreeze()
