@@ -160,21 +160,43 @@ class Run:
     workers: Workers
     outlets: dict[str, str | None]  # feed name -> its configured ``source:``
     pages: dict[str, PageRule]  # feed name -> its selectors, for pages without a feed
-    # Feeds between their parse and the end of their store (see PROCESSING_PER_PROCESS); a fetched
-    # body waits for a slot before it is parsed. None: no bound (a single feed's poll).
+    # Feeds from their parse until their store has run (see PROCESSING_PER_PROCESS; ``Slot``); a
+    # fetched body waits for a slot before it is parsed. None: no bound (a single feed's poll).
     processing: asyncio.Semaphore | None = None
+
+
+class Slot:
+    """A feed's processing slot (``Run.processing``; none without a bound), held from before its
+    parse until its store has run: given up while the feed waits on the network (``_outside``),
+    and for good once its store has run and waits only for its commit (``Workers.store``), so
+    that a feed done with its work never waits for a slot again behind feeds yet to be parsed."""
+
+    def __init__(self, semaphore: asyncio.Semaphore | None):
+        self._semaphore = semaphore
+        self._held = False
+
+    async def take(self) -> None:
+        if self._semaphore is not None and not self._held:
+            await self._semaphore.acquire()
+            self._held = True
+
+    def give_up(self) -> None:
+        if self._semaphore is not None and self._held:
+            self._held = False
+            self._semaphore.release()
 
 
 async def poll_feed(run: Run, claim: Claimed) -> FeedResult:
     fetched = await run.fetcher.fetch(FetchRequest(claim.url, claim.etag, claim.last_modified))
-    now = now_utc()
-    if run.processing is None:
-        return await _process_feed(run, claim, fetched, now)
-    async with run.processing:
-        return await _process_feed(run, claim, fetched, now)
+    slot = Slot(run.processing)
+    await slot.take()
+    try:
+        return await _process_feed(run, claim, fetched, now_utc(), slot)
+    finally:
+        slot.give_up()
 
 
-async def _process_feed(run: Run, claim: Claimed, fetched: FetchResult, now: datetime) -> FeedResult:
+async def _process_feed(run: Run, claim: Claimed, fetched: FetchResult, now: datetime, slot: Slot) -> FeedResult:
     config, db, fetcher, processor, workers = run.config, run.db, run.fetcher, run.processor, run.workers
     parsed = None
     if fetched.ok and not fetched.not_modified:
@@ -189,12 +211,12 @@ async def _process_feed(run: Run, claim: Claimed, fetched: FetchResult, now: dat
     outcome = _outcome(fetched, parsed, failure, now)
     try:
         if claim.full_text and entries:
-            entries = await _outside(run.processing, _full_text_for_new(db, fetcher, claim, entries, workers))
+            entries = await _outside(slot, _full_text_for_new(db, fetcher, claim, entries, workers))
         known, work = None, None
         if entries and workers.pooled and len(entries) <= TEXT_WORK_MAX:  # one chunk (TEXT_WORK_MAX < STORE_CHUNK)
             # On the writer thread: a read thread of its own was no faster (both cores are busy
             # through a cold poll). Storing reuses the rows instead of reading them again.
-            known = await workers.db(_known, db, claim.id, entries)
+            known = await workers.read(db, items.known_rows, claim.id, entries)
             work = await workers.text_work(items.new_entries(entries, known))
         chunks = [entries[i:i + STORE_CHUNK] for i in range(0, len(entries), STORE_CHUNK)] or [[]]
         for k, chunk in enumerate(chunks):
@@ -202,7 +224,8 @@ async def _process_feed(run: Run, claim: Claimed, fetched: FetchResult, now: dat
             call = functools.partial(_store, claim=claim, entries=chunk, now=now, processor=processor,
                                      outcome=outcome if last else None, config=config, work=work,
                                      known=known if last else None)
-            _count(result, await workers.store(db, call, size=len(chunk), on_rollback=processor.deduper.reset))
+            _count(result, await workers.store(db, call, size=len(chunk), on_rollback=processor.deduper.reset,
+                                               on_ran=slot.give_up))
     except Exception as e:  # a store failure is this feed's failure: recorded, backed off, lease released
         failure = Failure(FailureKind.STORE, f"storing failed: {describe(e)}")
         result = FeedResult(claim.name, claim.url, "error", fetched.status, seconds=fetched.seconds)
@@ -218,17 +241,14 @@ async def _process_feed(run: Run, claim: Claimed, fetched: FetchResult, now: dat
 T = TypeVar("T")
 
 
-async def _outside(slot: asyncio.Semaphore | None, waiting: Awaitable[T]) -> T:
+async def _outside(slot: Slot, waiting: Awaitable[T]) -> T:
     """Await ``waiting`` (article pages being fetched) with the feed's processing slot given up
-    meanwhile: a feed waiting on the network must not keep the other feeds from being parsed. (A
-    poll cancelled here may leave its own semaphore one over; the semaphore ends with the poll.)"""
-    if slot is None:
-        return await waiting
-    slot.release()
+    meanwhile: a feed waiting on the network must not keep the other feeds from being parsed."""
+    slot.give_up()
     try:
         return await waiting
     finally:
-        await slot.acquire()
+        await slot.take()
 
 
 async def _discover(run: Run, claim: Claimed, page: FetchResult, parsed: ParsedFeed,
@@ -308,20 +328,15 @@ def _record_failure(db: Database, claim: Claimed, outcome: PollOutcome, config: 
 async def _full_text_for_new(db: Database, fetcher: Fetcher, claim: Claimed, entries: list[FeedEntry],
                              workers: Workers) -> list[FeedEntry]:
     """Pages are fetched only for entries not stored yet, before storing them."""
-    fresh = await workers.db(_unknown, db, claim.id, entries)
+    fresh = await workers.read(db, _unknown, claim.id, entries)
     if not fresh:
         return entries
     full = dict(zip(map(id, fresh), await with_full_text(fetcher, fresh), strict=True))
     return [full.get(id(e), e) for e in entries]
 
 
-def _unknown(db: Database, feed_id: int, entries: list[FeedEntry]) -> list[FeedEntry]:
-    return items.new_entries(entries, _known(db, feed_id, entries))
-
-
-def _known(db: Database, feed_id: int, entries: list[FeedEntry]) -> items.Known:
-    with db.session() as session:
-        return items.known_rows(session, feed_id, entries)
+def _unknown(session: Session, feed_id: int, entries: list[FeedEntry]) -> list[FeedEntry]:
+    return items.new_entries(entries, items.known_rows(session, feed_id, entries))
 
 
 def _outcome(fetched: FetchResult, parsed: ParsedFeed | None, failure: Failure | None, now: datetime) -> PollOutcome:

@@ -1,0 +1,149 @@
+"""The writer's transaction held open across a pooled poll's stores (pipeline.workers): one commit
+for stores that come one after another, a result only once committed, a failing store failing
+alone, writes on other connections not locked out, nothing lost when the poll is cancelled."""
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from sqlalchemy import event, text
+
+from monitor.pipeline.workers import COMMIT_IDLE, Workers
+from monitor.store import Database
+
+
+@pytest.fixture
+def db(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'writer.db'}")
+    with db.begin() as s:
+        s.execute(text("CREATE TABLE t (x INTEGER)"))
+    commits: list[int] = []
+    event.listen(db.engine, "commit", lambda _conn: commits.append(1))
+    db.commits = commits  # type: ignore[attr-defined]
+    yield db
+    db.dispose()
+
+
+def rows(db: Database) -> list[int]:
+    with db.session() as s:
+        return sorted(s.scalars(text("SELECT x FROM t")))
+
+
+def insert(x: int, fail: bool = False):
+    def call(session):
+        session.execute(text("INSERT INTO t VALUES (:x)"), {"x": x})
+        if fail:
+            raise ValueError("refused")
+        return session.info.setdefault("transaction", object())  # one object per session
+    return call
+
+
+def pooled() -> Workers:
+    workers = Workers(processes=1)
+    workers.pooled = True  # as in a cold poll (no process is started: stores run on the writer)
+    return workers
+
+
+def test_stores_one_after_another_share_one_commit_and_return_once_it_is_made(db):
+    seen: list[list[int]] = []
+
+    async def one(workers: Workers, x: int) -> object:
+        await asyncio.sleep(x * 0.02)  # each comes alone: the writer has drained the one before
+        value = await workers.store(db, insert(x), size=1, on_rollback=lambda: None)
+        seen.append(rows(db))  # read on another connection: committed by the time it returns
+        return value
+
+    async def run():
+        workers = pooled()
+        before = len(db.commits)
+        out = await asyncio.gather(*(one(workers, x) for x in range(5)))
+        await workers.close()
+        return out, len(db.commits) - before
+
+    values, commits = asyncio.run(run())
+    assert all(v is values[0] for v in values)  # one session, one transaction
+    assert commits == 1
+    assert all(s == [0, 1, 2, 3, 4] for s in seen)
+
+
+def test_without_the_pool_each_drain_commits_at_once(db):
+    async def run():
+        workers = Workers(processes=1)
+        out = [await workers.store(db, insert(x), size=1, on_rollback=lambda: None) for x in range(3)]
+        await workers.close()
+        return out
+
+    values = asyncio.run(run())
+    assert values[0] is not values[1] and values[1] is not values[2]
+    assert rows(db) == [0, 1, 2]
+
+
+def test_a_failing_store_fails_alone_and_the_ones_before_it_in_the_transaction_are_stored(db):
+    undone: list[int] = []
+
+    async def run():
+        workers = pooled()
+
+        async def one(x: int, delay: float, fail: bool = False):
+            await asyncio.sleep(delay)
+            return await workers.store(db, insert(x, fail), size=1, on_rollback=lambda: undone.append(x))
+
+        out = await asyncio.gather(one(1, 0.0), one(2, 0.03, fail=True), one(3, 0.3), return_exceptions=True)
+        await workers.close()
+        return out
+
+    first, bad, third = asyncio.run(run())
+    assert isinstance(bad, ValueError) and not isinstance(first, Exception) and not isinstance(third, Exception)
+    assert rows(db) == [1, 3]
+    assert sorted(undone) == [1, 2, 2]  # the transaction's rollback (1 and 2), then the bad store's own
+
+
+def test_a_write_on_the_writer_commits_the_open_transaction_first(db):
+    """A job that writes on a connection of its own (a feed's failure recorded) would wait on
+    SQLite's lock for the busy timeout, and fail, behind a transaction held open."""
+    def other(session_db: Database) -> None:
+        with session_db.begin() as s:
+            s.execute(text("INSERT INTO t VALUES (99)"))
+
+    async def run():
+        workers = pooled()
+        store = asyncio.ensure_future(workers.store(db, insert(1), size=1, on_rollback=lambda: None))
+        await asyncio.sleep(COMMIT_IDLE / 4)  # run, not committed yet
+        start = time.monotonic()
+        await workers.db(other, db)
+        took = time.monotonic() - start
+        await store
+        await workers.close()
+        return took
+
+    assert asyncio.run(run()) < 2.0
+    assert rows(db) == [1, 99]
+
+
+def test_a_cancelled_poll_keeps_the_stores_that_ran(db):
+    async def run():
+        workers = pooled()
+        store = asyncio.ensure_future(workers.store(db, insert(7), size=1, on_rollback=lambda: None))
+        await asyncio.sleep(COMMIT_IDLE / 4)
+        store.cancel()
+        await workers.close()
+
+    asyncio.run(run())
+    assert rows(db) == [7]
+
+
+def test_the_caller_hears_when_its_store_has_run_before_the_commit(db):
+    """So a feed gives up its processing slot while it only waits for the commit."""
+    async def run():
+        workers, heard = pooled(), asyncio.Event()
+        store = asyncio.ensure_future(workers.store(db, insert(1), size=1, on_rollback=lambda: None,
+                                                    on_ran=heard.set))
+        await asyncio.wait_for(heard.wait(), COMMIT_IDLE / 2)  # well before the commit
+        stored_then = rows(db)
+        await store
+        await workers.close()
+        return stored_then
+
+    assert asyncio.run(run()) == []  # heard before the commit, which had not happened
+    assert rows(db) == [1]
