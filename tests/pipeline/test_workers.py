@@ -9,8 +9,17 @@ import time
 import pytest
 from sqlalchemy import event, text
 
-from monitor.pipeline.workers import COMMIT_IDLE, Workers
+from monitor.pipeline import workers as workers_module
+from monitor.pipeline.workers import Workers
 from monitor.store import Database
+
+IDLE = 1.0  # COMMIT_IDLE in these tests: "run, not committed yet" holds even on a slow machine
+
+
+@pytest.fixture(autouse=True)
+def slow_commit(monkeypatch):
+    monkeypatch.setattr(workers_module, "COMMIT_IDLE", IDLE)
+    monkeypatch.setattr(workers_module, "COMMIT_SECONDS", 5 * IDLE)
 
 
 @pytest.fixture
@@ -109,7 +118,7 @@ def test_a_write_on_the_writer_commits_the_open_transaction_first(db):
     async def run():
         workers = pooled()
         store = asyncio.ensure_future(workers.store(db, insert(1), size=1, on_rollback=lambda: None))
-        await asyncio.sleep(COMMIT_IDLE / 4)  # run, not committed yet
+        await asyncio.sleep(0.05)  # run, not committed yet
         start = time.monotonic()
         await workers.db(other, db)
         took = time.monotonic() - start
@@ -125,7 +134,7 @@ def test_a_cancelled_poll_keeps_the_stores_that_ran(db):
     async def run():
         workers = pooled()
         store = asyncio.ensure_future(workers.store(db, insert(7), size=1, on_rollback=lambda: None))
-        await asyncio.sleep(COMMIT_IDLE / 4)
+        await asyncio.sleep(0.05)
         store.cancel()
         await workers.close()
 
@@ -139,7 +148,7 @@ def test_the_caller_hears_when_its_store_has_run_before_the_commit(db):
         workers, heard = pooled(), asyncio.Event()
         store = asyncio.ensure_future(workers.store(db, insert(1), size=1, on_rollback=lambda: None,
                                                     on_ran=heard.set))
-        await asyncio.wait_for(heard.wait(), COMMIT_IDLE / 2)  # well before the commit
+        await asyncio.wait_for(heard.wait(), IDLE / 2)  # well before the commit
         stored_then = rows(db)
         await store
         await workers.close()
