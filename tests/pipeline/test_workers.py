@@ -1,6 +1,7 @@
-"""The writer's transaction held open across a pooled poll's stores (pipeline.workers): one commit
-for stores that come one after another, a result only once committed, a failing store failing
-alone, writes on other connections not locked out, nothing lost when the poll is cancelled."""
+"""The writer thread's transactions (pipeline.workers): stores queued together share one; in a
+pooled poll it is held open across stores, one commit for stores that come one after another, a
+result only once committed, a failing store failing alone, writes on other connections not
+locked out, nothing lost when the poll is cancelled."""
 from __future__ import annotations
 
 import asyncio
@@ -74,6 +75,38 @@ def test_stores_one_after_another_share_one_commit_and_return_once_it_is_made(db
     assert all(v is values[0] for v in values)  # one session, one transaction
     assert commits == 1
     assert all(s == [0, 1, 2, 3, 4] for s in seen)
+
+
+def test_stores_queued_behind_the_busy_writer_share_a_transaction_and_a_bad_one_fails_alone(db):
+    """Without the pool too: when one of them fails, the group is rolled back and each runs again
+    alone: the others are stored, the bad one's rows are not, and each rollback is undone (the
+    deduper's memory, in a poll)."""
+    import threading
+
+    undone: list[int] = []
+
+    def undo() -> None:  # one for all, as a poll's stores share their processor's
+        undone.append(1)
+
+    async def behind_busy_writer(calls):
+        workers, release = Workers(processes=1), threading.Event()
+        held = asyncio.ensure_future(workers.db(release.wait, 5))
+        await asyncio.sleep(0.1)  # the writer is in the held job now
+        stores = [asyncio.ensure_future(workers.store(db, c, size=1, on_rollback=undo)) for c in calls]
+        await asyncio.sleep(0.1)
+        release.set()
+        await held
+        out = await asyncio.gather(*stores, return_exceptions=True)
+        await workers.close()
+        return out
+
+    together = asyncio.run(behind_busy_writer([insert(1), insert(2), insert(3)]))
+    assert together[0] is together[1] is together[2]  # one session: one transaction for the three
+    mixed = asyncio.run(behind_busy_writer([insert(4), insert(5, fail=True), insert(6)]))
+    assert isinstance(mixed[1], ValueError) and not isinstance(mixed[0], Exception)
+    assert mixed[0] is not mixed[2]  # run again alone, each in its own transaction
+    assert undone == [1, 1]  # the group's rollback, then the bad store's own
+    assert rows(db) == [1, 2, 3, 4, 6]
 
 
 def test_without_the_pool_each_drain_commits_at_once(db):
