@@ -241,9 +241,9 @@ class Workers:
         for k, job in enumerate(group):
             try:
                 held.ran.append((job, job.call(held.session)))
-            except Exception:
+            except Exception as e:
                 self._open = None
-                held.rolled_back(rerun=group[k:])
+                held.rolled_back(e, rerun=group[k:])
                 return
             held.entries += job.size
             _tell(job, job.ran, (True, None))
@@ -316,25 +316,22 @@ class _Open:
     def commit(self) -> None:
         try:
             self.session.commit()
-        except Exception:
-            self.rolled_back(rerun=[])
+        except Exception as e:
+            self.rolled_back(e, rerun=[])
             return
         finally:
             self.session.close()
         for job, value in self.ran:
             _tell(job, job.future, (True, value))
 
-    def rolled_back(self, rerun: list[_Store]) -> None:
+    def rolled_back(self, error: Exception, rerun: list[_Store]) -> None:
         """A store or the commit failed: everything in the transaction is undone and each store
         run again alone, so that only the one at fault fails."""
         self.session.rollback()
         self.session.close()
         jobs = [job for job, _ in self.ran] + rerun
-        for undo in dict.fromkeys(job.on_rollback for job in jobs):
-            undo()
-        log.debug("a transaction of %d stores failed: each is stored alone", len(jobs))
-        for job in jobs:
-            _tell(job, job.future, _alone(self.db, job))
+        for job, outcome in zip(jobs, _each_alone(self.db, jobs, error), strict=True):
+            _tell(job, job.future, outcome)
 
 
 def _stored(db: Database, group: list[_Store]) -> list[tuple[bool, Any]]:
@@ -346,10 +343,17 @@ def _stored(db: Database, group: list[_Store]) -> list[tuple[bool, Any]]:
                 values = [job.call(session) for job in group]
             return [(True, v) for v in values]
         except Exception as e:
-            for undo in dict.fromkeys(job.on_rollback for job in group):
-                undo()
-            log.debug("a group of %d stores failed (%s): each is stored alone", len(group), e)
+            return _each_alone(db, group, e)
     return [_alone(db, job) for job in group]
+
+
+def _each_alone(db: Database, jobs: list[_Store], error: Exception) -> list[tuple[bool, Any]]:
+    """After their shared transaction was rolled back (``error``): what each rollback undoes,
+    then each store run again in a transaction of its own."""
+    for undo in dict.fromkeys(job.on_rollback for job in jobs):
+        undo()
+    log.debug("a transaction of %d stores failed (%s): each is stored alone", len(jobs), error)
+    return [_alone(db, job) for job in jobs]
 
 
 def _alone(db: Database, job: _Store) -> tuple[bool, Any]:
