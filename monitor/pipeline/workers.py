@@ -248,7 +248,7 @@ class Workers:
             held.entries += job.size
             _tell(job, job.ran, (True, None))
         held.last = time.monotonic()
-        if held.last - held.started >= COMMIT_SECONDS or held.entries >= COMMIT_ENTRIES or not self.pooled:
+        if held.last - held.started >= COMMIT_SECONDS or held.entries >= COMMIT_ENTRIES:
             self._commit()
         elif not more:
             with contextlib.suppress(RuntimeError):  # the loop is closed: close() commits
@@ -319,8 +319,7 @@ class _Open:
         except Exception as e:
             self.rolled_back(e, rerun=[])
             return
-        finally:
-            self.session.close()
+        self.session.close()
         for job, value in self.ran:
             _tell(job, job.future, (True, value))
 
