@@ -65,8 +65,8 @@ GROUP_ENTRIES = 1000
 # up to COMMIT_SECONDS or COMMIT_ENTRIES entries, and is committed once no store has come for
 # COMMIT_IDLE: a commit writes every page its rows touched, and in a cold poll the fingerprint
 # index's random keys touch most of its pages whatever the transaction's size. Measured on a
-# 1,000-feed cold poll (in-process, as bench/poll_bench.py runs it): 419 commits → 32, 5.7 → 2.9
-# GB written; five alternating pairs, wall 0.79-0.90x (median 0.86), the job's CPU 2-8 s less,
+# 1,000-feed cold poll (in-process, as bench/poll_bench.py runs it): 5.7-6.1 → 2.8-3.4 GB written
+# (419 commits before); five alternating pairs, wall 0.79-0.90x (median 0.86), the job's CPU 2-8 s less,
 # peak RSS 167 → 171 MB. A feed's result waits for the commit (nothing is reported that is not
 # stored); its processing slot does not (``on_ran``): held until the commit, it stalled parsing,
 # and a feed taking it back queued behind feeds yet to be parsed (RSS +26 MB).
