@@ -28,11 +28,16 @@ def db(tmp_path):
     db = Database(f"sqlite:///{tmp_path / 'writer.db'}")
     with db.begin() as s:
         s.execute(text("CREATE TABLE t (x INTEGER)"))
-    commits: list[int] = []
-    event.listen(db.engine, "commit", lambda _conn: commits.append(1))
-    db.commits = commits  # type: ignore[attr-defined]
     yield db
     db.dispose()
+
+
+@pytest.fixture
+def commits(db) -> list[int]:
+    """One entry per commit on the database's engine from now on."""
+    made: list[int] = []
+    event.listen(db.engine, "commit", lambda _conn: made.append(1))
+    return made
 
 
 def rows(db: Database) -> list[int]:
@@ -55,7 +60,7 @@ def pooled() -> Workers:
     return workers
 
 
-def test_stores_one_after_another_share_one_commit_and_return_once_it_is_made(db):
+def test_stores_one_after_another_share_one_commit_and_return_once_it_is_made(db, commits):
     seen: list[list[int]] = []
 
     async def one(workers: Workers, x: int) -> object:
@@ -66,14 +71,14 @@ def test_stores_one_after_another_share_one_commit_and_return_once_it_is_made(db
 
     async def run():
         workers = pooled()
-        before = len(db.commits)
+        before = len(commits)
         out = await asyncio.gather(*(one(workers, x) for x in range(5)))
         await workers.close()
-        return out, len(db.commits) - before
+        return out, len(commits) - before
 
-    values, commits = asyncio.run(run())
+    values, made = asyncio.run(run())
     assert all(v is values[0] for v in values)  # one session, one transaction
-    assert commits == 1
+    assert made == 1
     assert all(s == [0, 1, 2, 3, 4] for s in seen)
 
 
