@@ -11,6 +11,7 @@ import feedparser
 
 from ..text.clean import clean_text
 from ..text.html import html_to_text
+from . import fastrss
 from .entries import FeedEntry, make_entry, plausible_time
 from .outlets import channel_outlet
 from .search import Engine, engine_of, result_outlet
@@ -27,7 +28,11 @@ def text_of(value: str | None) -> str:
 
 
 def parse_xml(data: bytes) -> Any:
-    """feedparser's result for UTF-8 XML bytes (its own decoding and fetching stay unused)."""
+    """feedparser's result for UTF-8 XML bytes (its own decoding and fetching stay unused), or the
+    same values from ``fastrss`` for a plain RSS 2.0 document."""
+    fast = fastrss.parse(data)
+    if fast is not None:
+        return fast
     return feedparser.parse(data, response_headers={"content-type": "application/xml; charset=utf-8"},
                             sanitize_html=False, resolve_relative_uris=False)
 
