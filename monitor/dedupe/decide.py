@@ -45,7 +45,6 @@ from .fingerprint import (
     same_headline,
     title_form,
     title_match,
-    to_signed,
     unpack,
 )
 from .lookup import Lookup
@@ -178,7 +177,7 @@ class Deduper:
 
     def _body_candidates(self, lookup: Lookup, p: Prepared, decision: Decision, eligible,
                          seen: dict[int, Candidate]) -> None:
-        postings = self._postings(lookup, to_signed(p.anchors), decision)
+        postings = self._postings(lookup, p.indexed[:len(p.anchors)], decision)
         # A saturated anchor is a stock phrase ("同比增长…"): it says nothing about which
         # article this is, so it neither nominates candidates nor costs a verification.
         shared: dict[int, int] = {}
@@ -198,7 +197,7 @@ class Deduper:
         (two wire stories under one click-bait headline are two stories)."""
         # Title keys are looked up (and their saturation known) for every kind: a key shared by
         # POSTING_CAP articles (a daily series' "北向资金净流入…") is neither used nor indexed further.
-        posts = self._postings(lookup, to_signed(p.title_keys), decision) if len(p.title_keys) else []
+        posts = self._postings(lookup, p.indexed[len(p.anchors):], decision) if len(p.title_keys) else []
         hot = decision.saturated
         if p.kind == "full" or any(c.duplicate for c in seen.values()) or not posts:
             return
@@ -225,8 +224,7 @@ class Deduper:
             prepared = [a.prepared or prepare(a.title, a.body) for a in chunk]
             # One look-up for the whole chunk's hashes instead of one per article.
             lookup.prefetch([a.content_hash for a in chunk if a.content_hash],
-                            sorted({h for p in prepared for h in to_signed(p.anchors) + to_signed(p.title_keys)
-                                    if h not in self._stock}),
+                            sorted({h for p in prepared for h in p.indexed if h not in self._stock}),
                             [a.url for a in chunk if a.url])
             for a, p in zip(chunk, prepared, strict=True):
                 decision = self.check(lookup, a.title, a.body, prepared=p, before=a.id, body_hash=a.content_hash,
@@ -245,7 +243,7 @@ class Deduper:
         those its story already has. A copy's passages find the story through the article they
         came from; indexed again they would only lengthen the postings every later check of that
         story reads (issue 21 measured the check slowing as a story's cluster of reprints grows)."""
-        own = dict.fromkeys(h for h in to_signed(p.anchors) + to_signed(p.title_keys) if h not in decision.saturated)
+        own = dict.fromkeys(h for h in p.indexed if h not in decision.saturated)
         shared: dict[int, None] = {}
         if decision.is_duplicate and own:
             story = {decision.matched, decision.duplicate_of}

@@ -30,6 +30,7 @@ import re
 import struct
 from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -257,6 +258,12 @@ class Prepared:
         return (_unpickled, (self.title, self.body, self.title_numbers, self.body_numbers, self.anchors.tobytes(),
                              self.title_keys.tobytes(), self.cut_figure, self.title_form, self.kind, shingles,
                              self.content_hash, self.sketch))
+
+    @cached_property
+    def indexed(self) -> list[int]:
+        """Anchors and title keys as the index stores them (signed 64-bit), converted once: a
+        check and the indexing after it read them four times."""
+        return to_signed(self.anchors) + to_signed(self.title_keys)
 
     @property
     def shingles(self) -> np.ndarray:
