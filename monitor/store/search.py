@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from ..text.normalize import match_form
 from ..watch.query import And, Node, Not, Or, Term
 from .chunks import chunked
+from .driver import driver_sql
 from .models import Item, SearchPending
 
 BODY_INDEXED = 20_000  # characters of an item's text that search sees: bounds the index
@@ -54,9 +55,8 @@ def index_rows(conn: Any, rows: Sequence[tuple[int, str | None, str | None, str 
 def queue(session: Session, ids: Sequence[int]) -> None:
     """Queue items for indexing (new ones, or changed ones whose entry is now stale)."""
     if ids:
-        session.execute(text("INSERT INTO search_pending (item_id, n) VALUES (:i, 1) "
-                             "ON CONFLICT (item_id) DO UPDATE SET n = search_pending.n + 1"),
-                        [{"i": int(i)} for i in ids])
+        driver_sql(session, "INSERT INTO search_pending (item_id, n) VALUES ({}, 1) "
+                   "ON CONFLICT (item_id) DO UPDATE SET n = search_pending.n + 1", [(int(i),) for i in ids])
 
 
 def index_pending(session: Session, limit: int, max_chars: int) -> tuple[int, bool]:
