@@ -11,11 +11,11 @@ from pathlib import Path
 
 import feedparser
 import pytest
+from helpers.paths import CORPORA, DATA
 
 from monitor.sources import fastrss, rss
 from monitor.sources.encoding import as_utf8_xml, decode
 from monitor.sources.parse import parse_feed
-from tests.helpers.paths import CORPORA, DATA
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 FEED_KEYS = ("title", "link", "generator", "ttl")

@@ -3,6 +3,7 @@ that agrees with a naive reference evaluator on random inputs."""
 from __future__ import annotations
 
 import random
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from monitor.pipeline.seeds import read_article_file
 from monitor.text.normalize import match_form
-from monitor.watch.matcher import Doc, Matcher, _char_class
+from monitor.watch.matcher import Doc, Matcher, _char_class, _host
 from monitor.watch.query import And, Node, Not, Or, QueryError, Term, parse_query
 
 
@@ -284,3 +285,13 @@ def test_highlights_cover_the_term_in_the_original_text(seed):
                                 and match_form(text[hit.end]).isascii()), (text, hit)
                 placed += 1
     assert placed > 200  # the texts are built to hold terms: most of them do
+
+
+@pytest.mark.parametrize("url", [
+    "http://a.com/x", "https://B.com:80/p?q", "http://a.com?x=/y", "http://a.com#f/g", "http://u:p@h.com/x",
+    "http://[::1]:8/x", "mailto:a@b.com", "a.com/x", "//a.com/x", "http://a.com", "http:/a.com/x", "x//y/z",
+    "mailto:x?y=http://z/w", "HTTP://A.COM/x",
+])
+def test_the_remembered_host_of_a_link_is_urlsplits(url):
+    assert _host(url) == urlsplit(url).hostname
+    assert _host(url) == urlsplit(url).hostname  # and again, from the memo
