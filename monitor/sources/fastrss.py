@@ -43,6 +43,7 @@ _URI_FIXER = re.compile("^([A-Za-z][A-Za-z0-9+-.]*://)(/*)(.*?)")  # feedparser'
 _C1 = re.compile("[\x80-\x9f]")
 _NAMED_REF = re.compile("&([A-Za-z0-9_]+);")
 
+_HEAD = 4096  # bytes: an <rss> root further in (behind long comments) is left to feedparser
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 
 
@@ -66,7 +67,7 @@ class Parsed:
 
 def parse(data: bytes) -> Parsed | None:
     """feedparser's values for a plain RSS 2.0 document; None for anything else."""
-    if b"xml:base" in data:
+    if b"<rss" not in data[:_HEAD] or b"xml:base" in data:  # an Atom feed or a page is not parsed twice
         return None
     try:
         tree = etree.fromstring(data, _PARSER)
