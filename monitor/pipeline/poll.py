@@ -83,11 +83,12 @@ async def poll(
 ) -> list[FeedResult]:
     """Poll the due (or named) feeds once. ``on_start`` hears the names of the feeds claimed,
     ``on_result`` each feed's result as it comes (the CLI's progress line)."""
-    workers = Workers()
+    processor = processor or Processor(config)
+    workers = Workers(watches=processor.matcher.watches)
     try:
         with collector.quiet():
             return await _poll(config, db, workers, owner=owner, names=names, due_only=due_only, fetcher=fetcher,
-                               on_result=on_result, processor=processor or Processor(config), on_start=on_start)
+                               on_result=on_result, processor=processor, on_start=on_start)
     finally:
         await workers.close()
 
@@ -217,7 +218,8 @@ async def _process_feed(run: Run, claim: Claimed, fetched: FetchResult, now: dat
             # On the writer thread: a read thread of its own was no faster (both cores are busy
             # through a cold poll). Storing reuses the rows instead of reading them again.
             known = await workers.read(db, items.known_rows, claim.id, entries)
-            work = await workers.text_work(items.new_entries(entries, known))
+            work = await workers.text_work(items.new_entries(entries, known), feed=claim.name,
+                                           searched_for=claim.watch_name if claim.kind == "search" else None)
         chunks = [entries[i:i + STORE_CHUNK] for i in range(0, len(entries), STORE_CHUNK)] or [[]]
         for k, chunk in enumerate(chunks):
             last = k == len(chunks) - 1
@@ -298,7 +300,8 @@ def _store(session: Session, *, claim: Claimed, entries: list[FeedEntry], now: d
             saved = items.save_entries(session, claim.id, claim.name, entries, now, since, known)
             searched_for = claim.watch_name if claim.kind == "search" else None
             processed = processor.process(session, saved.new, saved.updated, searched_for=searched_for,
-                                          prepared=work.prepared if work else None)
+                                          prepared=work.prepared if work else None,
+                                          matched=work.matched if work else None)
             stored = Stored(len(saved.new), len(saved.updated), saved.unchanged, processed.matches,
                             processed.duplicates)
         if outcome is not None:

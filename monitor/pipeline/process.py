@@ -11,8 +11,9 @@ from ..dedupe.decide import Article, Deduper
 from ..dedupe.fingerprint import Prepared
 from ..store import Database, Session, fingerprints, matches
 from ..store.items import StoredItem
-from ..watch.matcher import Matcher, doc_of
+from ..watch.matcher import Matcher, WatchResult, doc_of
 from ..watch.query import query_text
+from .workers import MatchKey, match_key
 
 
 @dataclass
@@ -43,10 +44,12 @@ class Processor:
 
     def process(self, session: Session, new: Sequence[StoredItem], updated: Sequence[StoredItem] = (),
                 *, searched_for: str | None = None,
-                prepared: Mapping[tuple[str, str], Prepared] | None = None) -> Processed:
+                prepared: Mapping[tuple[str, str], Prepared] | None = None,
+                matched: Mapping[MatchKey, list[WatchResult]] | None = None) -> Processed:
         """``new``: items stored in this transaction; ``updated``: stored ones whose text changed.
         ``searched_for``: the watch whose search feed these items came from; ``prepared``:
-        dedupe forms made in a worker, by (title, body)."""
+        dedupe forms made in a worker, by (title, body); ``matched``: what a worker's matcher,
+        built from the same watches, made of new entries (``workers.match_key``)."""
         prepared = prepared or {}
         assert self.watch_ids is not None, "Processor.prepare() first"
         result = Processed()
@@ -59,7 +62,15 @@ class Processor:
         outcomes = self.deduper.decide(lookup, [Article(i.id, i.title, i.body, i.content_hash, i.url, i.published,
                                                         prepared.get((i.title, i.body))) for i in items])
         result.duplicates = fingerprints.save_outcomes(session, outcomes, judged=[u.id for u in updated])
-        found = [(i.id, self.matcher.match(doc_of(i.title, i.summary, i.content, i.source, i.url, i.feed),
-                                           searched_for=searched_for)) for i in items]
+        found = [(i.id, self._match(i, searched_for, matched)) for i in items]
         result.matched = matches.save_matches(session, found, self.watch_ids, replace=[u.id for u in updated])
         return result
+
+    def _match(self, item: StoredItem, searched_for: str | None,
+               matched: Mapping[MatchKey, list[WatchResult]] | None) -> list[WatchResult]:
+        fields = (item.title, item.summary, item.content, item.source, item.url, item.feed)
+        if matched:
+            got = matched.get(match_key(*fields))
+            if got is not None:
+                return got
+        return self.matcher.match(doc_of(*fields), searched_for=searched_for)

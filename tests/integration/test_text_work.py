@@ -8,10 +8,12 @@ from datetime import UTC, datetime
 from helpers.pool import built, frozen
 
 from monitor.dedupe.fingerprint import pack, prepare
-from monitor.pipeline.workers import Workers, text_work
+from monitor.pipeline.workers import Workers, match_key, text_work
 from monitor.sources.entries import make_entry
 from monitor.text import normalize
 from monitor.text.normalize import content_hash, match_form, primed
+from monitor.watch.matcher import Matcher, doc_of
+from monitor.watch.query import parse_query
 
 BODY = ("某城商行今日宣布，面向新就業形態勞動者推出專屬信用貸款產品，額度最高30萬元。\n"
         "該行相關負責人表示，產品依託社保和公積金數據進行授信，審批時間縮短至兩個工作日。")
@@ -50,6 +52,33 @@ def test_text_work_in_the_process_pool_equals_the_writers_own():
     work = asyncio.run(run())
     assert work is not None
     check(work, entries())
+
+
+def test_new_entries_are_matched_in_the_pool_as_the_writer_would_match_them():
+    watches = [("新市民", parse_query("新市民 OR 新就业 -保险")), ("信贷", parse_query('title:信用贷 "30万元"')),
+               ("无关", parse_query("房地产")), ("搜索", parse_query("普惠金融"))]
+    writer = Matcher(watches)
+    workers = Workers(processes=2, watches=watches)
+    workers.expect(10)
+
+    async def run(searched_for):
+        return await workers.text_work(entries(), feed="城商行", searched_for=searched_for)
+
+    async def both():
+        try:
+            return await run(None), await run("搜索")
+        finally:
+            await workers.close()
+
+    plain, searched = asyncio.run(both())
+    for work, searched_for in ((plain, None), (searched, "搜索")):
+        assert work is not None and work.matched is not None
+        for e in entries():
+            fields = (e.title, e.summary, e.content, e.source, e.canonical_url or e.url, "城商行")
+            mine = writer.match(doc_of(*fields), searched_for=searched_for)
+            assert work.matched[match_key(*fields)] == mine
+            assert {r.watch for r in mine} == {"新市民", "信贷"} | ({"搜索"} if searched_for else set())
+            assert all(r.hits for r in mine if r.via is None)  # with the places of the terms
 
 
 def test_without_a_pool_the_writer_does_it_itself():
