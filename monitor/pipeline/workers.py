@@ -442,14 +442,18 @@ def match_key(title: str, summary: str, content: str, source: str | None, url: s
     return (title, summary, content, source, url, feed)
 
 
+def _entry_key(e: FeedEntry, feed: str | None) -> MatchKey:
+    """What the writer's ``StoredItem`` of this new entry will hold (``store.items.save_entries``)."""
+    return match_key(e.title, e.summary, e.content, e.source, e.canonical_url or e.url, feed)
+
+
 def _computed(entries: Sequence[FeedEntry], feed: str | None = None, searched_for: str | None = None) -> _Done:
     texts = list(_texts(entries))
     forms = [match_form(s) for s in texts]
     done = _Done(forms, [for_transfer(prepare(e.title, e.body)) for e in entries])
     if _MATCHER is not None:
         with primed(dict(zip(texts, forms, strict=True)), {}):
-            done.matched = [_MATCHER.match(doc_of(e.title, e.summary, e.content, e.source, e.canonical_url or e.url,
-                                                  feed), searched_for=searched_for) for e in entries]
+            done.matched = [_MATCHER.match(doc_of(*_entry_key(e, feed)), searched_for=searched_for) for e in entries]
     return done
 
 
@@ -462,8 +466,7 @@ def _keyed(entries: Sequence[FeedEntry], done: _Done, feed: str | None = None) -
     """``done`` keyed by the texts of ``entries``, the ones it was computed from."""
     work = TextWork()
     if done.matched is not None:
-        work.matched = {match_key(e.title, e.summary, e.content, e.source, e.canonical_url or e.url, feed): m
-                        for e, m in zip(entries, done.matched, strict=True)}
+        work.matched = {_entry_key(e, feed): m for e, m in zip(entries, done.matched, strict=True)}
     work.forms = dict(zip(_texts(entries), done.forms, strict=True))
     for e, p in zip(entries, done.prepared, strict=True):
         work.prepared[(e.title, e.body)] = p

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from feedparser.datetimes import _parse_date
@@ -58,11 +58,11 @@ class Parsed:
     feed: dict[str, Any]
     entries: list[dict[str, Any]]
     version: str = "rss20"
-    bozo: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    bozo: bool = False  # well-formed, or it would not be here
 
     def get(self, key: str, default: Any = None) -> Any:
-        return self.extra.get(key, default)
+        """feedparser's other keys (``bozo_exception``): none for a well-formed document."""
+        return default
 
 
 def parse(data: bytes) -> Parsed | None:
