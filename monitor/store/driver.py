@@ -2,6 +2,9 @@
 SQLAlchemy's per-row parameter processing and result objects cost more than the statement."""
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+
 from sqlalchemy.orm import Session
 
 
@@ -24,3 +27,13 @@ def rows(session: Session, sql: str, params: tuple | list = ()) -> list[tuple]:
         return list(cursor.fetchall())
     finally:
         cursor.close()
+
+
+def one_of(session: Session, column: str, values: Sequence[object], pg_type: str = "text") -> tuple[str, object]:
+    """``column`` is one of ``values``, as a condition with one ``{}`` placeholder and its one
+    parameter (a JSON array on SQLite, an array on PostgreSQL): the statement's text is the same
+    for any number of values, so the driver prepares it once, where one placeholder per value
+    made each look-up a new statement to parse."""
+    if session.get_bind().dialect.name == "postgresql":
+        return f"{column} = ANY({{}}::{pg_type}[])", list(values)
+    return f"{column} IN (SELECT value FROM json_each({{}}))", json.dumps(list(values))

@@ -2,7 +2,6 @@
 writes its outcomes ask for (fingerprint rows, duplicate links)."""
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -14,36 +13,28 @@ from ..dedupe.lookup import BODY_FROM
 from . import feedback
 from .chunks import chunked
 from .driver import driver_sql as _driver_sql
+from .driver import one_of
 from .driver import rows as _rows
 from .models import Duplicate, Fingerprint, Item, Sketch
 
 
 def _postings(session: Session, hashes: Sequence[int]) -> list[tuple[int, int]]:
-    """The index rows of these hashes. The hashes go as one parameter (a JSON array, a PostgreSQL
-    array), so the statement is the same every time and prepared once; formatted into its text,
-    each look-up was a new statement of a few thousand characters for SQLite to parse."""
+    """The index rows of these hashes, in one prepared statement (``driver.one_of``): formatted
+    into its text, each look-up was a new statement of a few thousand characters to parse."""
     if not hashes:
         return []
-    if session.get_bind().dialect.name == "postgresql":
-        return _rows(session, _POSTINGS_PG, (list(hashes),))
-    return _rows(session, _POSTINGS_SQLITE, (json.dumps(list(hashes)),))
+    where, values = one_of(session, "hash", hashes, "bigint")
+    return _rows(session, f"SELECT hash, item_id FROM fingerprints WHERE {where}", (values,))
 
 
 def _items_where(session: Session, column: str, values: Sequence[str]) -> list[tuple[int, str, str]]:
-    """(id, title, value) of the items whose ``column`` is one of ``values``, by id: one prepared
-    statement with the values as one parameter, as ``_postings`` (built by SQLAlchemy with one
-    parameter per value, these two look-ups were a tenth of the writer's dedupe time)."""
+    """(id, title, value) of the items whose ``column`` is one of ``values``, by id (built by
+    SQLAlchemy with one parameter per value, these two look-ups of the dedupe prefetch cost
+    more than their queries)."""
     if not values:
         return []
-    if session.get_bind().dialect.name == "postgresql":
-        return _rows(session, f"SELECT id, title, {column} FROM items WHERE {column} = ANY(%s) ORDER BY id",
-                     (list(values),))
-    return _rows(session, f"SELECT id, title, {column} FROM items WHERE {column} IN "
-                 "(SELECT value FROM json_each(?)) ORDER BY id", (json.dumps(list(values)),))
-
-
-_POSTINGS_SQLITE = "SELECT hash, item_id FROM fingerprints WHERE hash IN (SELECT value FROM json_each(?))"
-_POSTINGS_PG = "SELECT hash, item_id FROM fingerprints WHERE hash = ANY(%s::bigint[])"
+    where, param = one_of(session, column, values)
+    return _rows(session, f"SELECT id, title, {column} FROM items WHERE {where} ORDER BY id", (param,))
 
 
 class SqlLookup:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import NamedTuple, cast
 
 from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session, aliased
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, aliased
 from ..dedupe.decide import Article
 from ..sources.entries import FeedEntry
 from ..text.normalize import content_hash
-from . import search
+from . import driver, search
 from .chunks import chunked
 from .models import Duplicate, Feed, Item, Match, Watch
 
@@ -47,8 +47,6 @@ class Saved:
     unchanged: int = 0
 
 
-_COLS = (Item.id, Item.guid, Item.canonical_url, Item.title, Item.summary, Item.content, Item.source, Item.url,
-         Item.feed_id, Item.backlog)
 
 
 def _key(e: FeedEntry) -> str | None:
@@ -56,17 +54,36 @@ def _key(e: FeedEntry) -> str | None:
     return e.guid or e.canonical_url
 
 
-Known = dict[str, Any]  # an entry's identity in its feed (``_key``) -> its stored row (``_COLS``)
+Known = dict[str, "KnownRow"]  # an entry's identity in its feed (``_key``) -> its stored row
+
+
+class KnownRow(NamedTuple):
+    id: int
+    guid: str
+    canonical_url: str | None
+    title: str
+    summary: str | None
+    content: str | None
+    source: str | None
+    url: str | None
+    feed_id: int | None
+    backlog: bool
 
 
 def known_rows(session: Session, feed_id: int, entries: Sequence[FeedEntry]) -> Known:
     """Stored rows of this feed that these entries are. Another feed's item at the same URL is
-    not one of them: it is that feed's item, and dedupe links the two."""
+    not one of them: it is that feed's item, and dedupe links the two. One prepared statement
+    for any number of entries (``driver.one_of``), read as plain tuples: every feed of a poll
+    makes this look-up on the writer thread."""
     keys = list({k for e in entries if (k := _key(e))})
+    if not keys:
+        return {}
+    where, param = driver.one_of(session, "guid", keys)
     found: Known = {}
-    for chunk in chunked(keys):
-        for row in session.execute(select(*_COLS).where(Item.feed_id == feed_id, Item.guid.in_(chunk))):
-            found[row.guid] = row
+    for row in driver.rows(session, f"SELECT {', '.join(KnownRow._fields)} FROM items WHERE feed_id = {{}} AND {where}",
+                           (feed_id, param)):
+        known = KnownRow._make((*row[:-1], bool(row[-1])))  # (SQLite gives the boolean as 0 or 1)
+        found[known.guid] = known
     return found
 
 
