@@ -13,7 +13,7 @@ from ..store import Database, Session, fingerprints, matches
 from ..store.items import StoredItem
 from ..watch.matcher import Matcher, WatchResult, doc_of
 from ..watch.query import query_text
-from .workers import MatchKey, match_key
+from .workers import MatchKey
 
 
 @dataclass
@@ -49,7 +49,7 @@ class Processor:
         """``new``: items stored in this transaction; ``updated``: stored ones whose text changed.
         ``searched_for``: the watch whose search feed these items came from; ``prepared``:
         dedupe forms made in a worker, by (title, body); ``matched``: what a worker's matcher,
-        built from the same watches, made of new entries (``workers.match_key``)."""
+        built from the same watches, made of new entries, by what ``doc_of`` reads (``workers.MatchKey``)."""
         prepared = prepared or {}
         assert self.watch_ids is not None, "Processor.prepare() first"
         result = Processed()
@@ -69,8 +69,5 @@ class Processor:
     def _match(self, item: StoredItem, searched_for: str | None,
                matched: Mapping[MatchKey, list[WatchResult]] | None) -> list[WatchResult]:
         fields = (item.title, item.summary, item.content, item.source, item.url, item.feed)
-        if matched:
-            got = matched.get(match_key(*fields))
-            if got is not None:
-                return got
-        return self.matcher.match(doc_of(*fields), searched_for=searched_for)
+        got = matched.get(fields) if matched else None
+        return got if got is not None else self.matcher.match(doc_of(*fields), searched_for=searched_for)

@@ -423,7 +423,9 @@ def text_work(entries: Sequence[FeedEntry]) -> TextWork:
     return _keyed(entries, _computed(entries))
 
 
-MatchKey = tuple[str, str, str, str | None, str | None, str | None]  # what doc_of reads of an item
+# What doc_of reads of an item (title, summary, content, source, url, feed), as the writer's
+# StoredItem of a new entry will hold it (``store.items.save_entries``).
+MatchKey = tuple[str, str, str, str | None, str | None, str | None]
 _MATCHER: Matcher | None = None  # in a parse process: the poll's watches (``_install``)
 
 
@@ -437,14 +439,8 @@ def _install(watches: list[tuple[str, Node]]) -> None:
     _MATCHER = Matcher(watches) if watches else None
 
 
-def match_key(title: str, summary: str, content: str, source: str | None, url: str | None,
-              feed: str | None) -> MatchKey:
-    return (title, summary, content, source, url, feed)
-
-
-def _entry_key(e: FeedEntry, feed: str | None) -> MatchKey:
-    """What the writer's ``StoredItem`` of this new entry will hold (``store.items.save_entries``)."""
-    return match_key(e.title, e.summary, e.content, e.source, e.canonical_url or e.url, feed)
+def match_key(e: FeedEntry, feed: str | None) -> MatchKey:
+    return (e.title, e.summary, e.content, e.source, e.canonical_url or e.url, feed)
 
 
 def _computed(entries: Sequence[FeedEntry], feed: str | None = None, searched_for: str | None = None) -> _Done:
@@ -453,7 +449,7 @@ def _computed(entries: Sequence[FeedEntry], feed: str | None = None, searched_fo
     done = _Done(forms, [for_transfer(prepare(e.title, e.body)) for e in entries])
     if _MATCHER is not None:
         with primed(dict(zip(texts, forms, strict=True)), {}):
-            done.matched = [_MATCHER.match(doc_of(*_entry_key(e, feed)), searched_for=searched_for) for e in entries]
+            done.matched = [_MATCHER.match(doc_of(*match_key(e, feed)), searched_for=searched_for) for e in entries]
     return done
 
 
@@ -466,7 +462,7 @@ def _keyed(entries: Sequence[FeedEntry], done: _Done, feed: str | None = None) -
     """``done`` keyed by the texts of ``entries``, the ones it was computed from."""
     work = TextWork()
     if done.matched is not None:
-        work.matched = {_entry_key(e, feed): m for e, m in zip(entries, done.matched, strict=True)}
+        work.matched = {match_key(e, feed): m for e, m in zip(entries, done.matched, strict=True)}
     work.forms = dict(zip(_texts(entries), done.forms, strict=True))
     for e, p in zip(entries, done.prepared, strict=True):
         work.prepared[(e.title, e.body)] = p

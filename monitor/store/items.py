@@ -47,8 +47,6 @@ class Saved:
     unchanged: int = 0
 
 
-
-
 def _key(e: FeedEntry) -> str | None:
     """An entry's identity in its feed: its GUID, else its canonical URL (stored as the guid)."""
     return e.guid or e.canonical_url

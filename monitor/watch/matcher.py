@@ -87,15 +87,20 @@ _HOSTS: dict[str, str | None] = {}  # the start of a link, up to its path -> its
 
 def _host(url: str) -> str | None:
     """``urlsplit(url).hostname``, remembered for the link's start (scheme and host, up to the
-    first "/" after them): a feed's items share a few hosts, and splitting each link was a tenth
-    of matching's time in the writer. The start holds the whole host, so its host is the link's."""
+    first "/" after them): a feed's items share a few hosts, and splitting each link was a fifth
+    of matching's time in the writer (py-spy, a cold poll). The start holds the whole host, so its
+    host is the link's. A bounded memo, emptied when full: looked up once, as another thread may
+    empty it between two look-ups."""
     cut = url.find("/", url.find("//") + 2) if "//" in url else -1
     start = url[:cut] if cut > 0 else url
-    if start not in _HOSTS:
-        if len(_HOSTS) >= SOURCE_FORMS_MAX:
-            _HOSTS.clear()
-        _HOSTS[start] = urlsplit(start).hostname
-    return _HOSTS[start]
+    try:
+        return _HOSTS[start]
+    except KeyError:
+        pass
+    if len(_HOSTS) >= SOURCE_FORMS_MAX:
+        _HOSTS.clear()
+    host = _HOSTS[start] = urlsplit(start).hostname
+    return host
 
 
 class Hit(NamedTuple):

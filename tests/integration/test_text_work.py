@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from helpers.pool import built, frozen
 
 from monitor.dedupe.fingerprint import pack, prepare
-from monitor.pipeline.workers import Workers, match_key, text_work
+from monitor.pipeline.workers import Workers, text_work
 from monitor.sources.entries import make_entry
 from monitor.text import normalize
 from monitor.text.normalize import content_hash, match_form, primed
@@ -76,7 +76,7 @@ def test_new_entries_are_matched_in_the_pool_as_the_writer_would_match_them():
         for e in entries():
             fields = (e.title, e.summary, e.content, e.source, e.canonical_url or e.url, "城商行")
             mine = writer.match(doc_of(*fields), searched_for=searched_for)
-            assert work.matched[match_key(*fields)] == mine
+            assert work.matched[fields] == mine
             assert {r.watch for r in mine} == {"新市民", "信贷"} | ({"搜索"} if searched_for else set())
             assert all(r.hits for r in mine if r.via is None)  # with the places of the terms
 
