@@ -348,6 +348,9 @@ def _anchors_and_shingles(text: str) -> tuple[np.ndarray, np.ndarray]:
 
 SKETCH_VERSION = 1  # raise when prepare() changes what it makes: older sketches are then ignored
 _SKETCH_HEAD = struct.Struct("<BI")
+# A sketch of no version (unpack gives None: the article is prepared from its text): the row an
+# article decided before sketches were kept has, to list the hashes it indexed (migration 0008).
+EMPTY_SKETCH = _SKETCH_HEAD.pack(0, 0)
 _NO_HASHES = np.empty(0, dtype=np.uint64)
 
 

@@ -2,6 +2,7 @@
 writes its outcomes ask for (fingerprint rows, duplicate links)."""
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -9,13 +10,14 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from ..dedupe.decide import Outcome
+from ..dedupe.fingerprint import EMPTY_SKETCH
 from ..dedupe.lookup import BODY_FROM
 from . import feedback
 from .chunks import chunked
 from .driver import driver_sql as _driver_sql
 from .driver import one_of
 from .driver import rows as _rows
-from .models import Duplicate, Fingerprint, Item, Sketch
+from .models import Duplicate, Item, Sketch
 
 
 def _postings(session: Session, hashes: Sequence[int]) -> list[tuple[int, int]]:
@@ -148,16 +150,24 @@ def save_outcomes(session: Session, outcomes: Sequence[Outcome], now: datetime |
     if judged:
         _apply_readers(session, links, judged, now)
     # A copy a reader unlinked is an original after all: it indexes what it shares with the story too.
-    rows = [(h, o.item_id) for o in outcomes
-            for h in (o.fingerprints if o.item_id in links else o.fingerprints + o.shared)]
+    rows = []
+    sketches = []
+    for o in outcomes:
+        own = o.fingerprints if o.item_id in links else o.fingerprints + o.shared
+        rows += [(h, o.item_id) for h in own]
+        if o.sketch or own:
+            sketches.append((o.item_id, o.sketch or EMPTY_SKETCH, _packed(own)))
     if rows:
         _driver_sql(session, "INSERT INTO fingerprints (hash, item_id) VALUES ({}, {})", rows)
-    sketches = [(o.item_id, o.sketch) for o in outcomes if o.sketch]
     if sketches:
-        _driver_sql(session, "INSERT INTO sketches (item_id, data) VALUES ({}, {})", sketches)
+        _driver_sql(session, "INSERT INTO sketches (item_id, data, indexed) VALUES ({}, {}, {})", sketches)
     if links:
         session.execute(insert(Duplicate), list(links.values()))
     return len(links)
+
+
+def _packed(hashes: Sequence[int]) -> bytes | None:
+    return struct.pack(f"<{len(hashes)}q", *hashes) if hashes else None
 
 
 def _apply_readers(session: Session, links: dict[int, dict], item_ids: Sequence[int], now: datetime) -> None:
@@ -175,15 +185,27 @@ def _apply_readers(session: Session, links: dict[int, dict], item_ids: Sequence[
 
 def forget(session: Session, item_ids: Sequence[int]) -> None:
     """Drop the index rows and links of items about to be decided again (their text changed)."""
+    unindex(session, item_ids)
     for chunk in chunked(sorted(item_ids)):
-        session.execute(delete(Fingerprint).where(Fingerprint.item_id.in_(chunk)))
         session.execute(delete(Sketch).where(Sketch.item_id.in_(chunk)))
         session.execute(delete(Duplicate).where(Duplicate.item_id.in_(chunk)))
 
 
+def unindex(session: Session, item_ids: Sequence[int]) -> None:
+    """Delete these items' fingerprint rows, found by the hashes their sketch rows list: the rows
+    have no index by item and no foreign key (models.Fingerprint says why), so this must run
+    before the items or their sketches are deleted."""
+    for chunk in chunked(sorted(item_ids)):
+        where, param = one_of(session, "item_id", chunk, "integer")
+        found = _rows(session, f"SELECT item_id, indexed FROM sketches WHERE indexed IS NOT NULL AND {where}",
+                      (param,))
+        pairs = [(h, item_id) for item_id, data in found
+                 for h in struct.unpack(f"<{len(data) // 8}q", data)]
+        if pairs:
+            _driver_sql(session, "DELETE FROM fingerprints WHERE hash = {} AND item_id = {}", pairs)
+
+
 def is_indexed(session: Session, item_id: int) -> bool:
-    """Decided already: it has a sketch (every article decided since 0006; a copy of its story
-    may index no fingerprint at all) or fingerprint rows (one decided before)."""
-    if session.scalar(select(Sketch.item_id).where(Sketch.item_id == item_id)) is not None:
-        return True
-    return session.scalar(select(Fingerprint.item_id).where(Fingerprint.item_id == item_id).limit(1)) is not None
+    """Decided already: it has a sketch row (every article decided since 0006, and every one with
+    fingerprint rows since 0008; a copy of its story may index no fingerprint at all)."""
+    return session.scalar(select(Sketch.item_id).where(Sketch.item_id == item_id)) is not None

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, aliased
 from ..dedupe.decide import Article
 from ..sources.entries import FeedEntry
 from ..text.normalize import content_hash
-from . import driver, search
+from . import driver, fingerprints, search
 from .chunks import chunked
 from .models import Duplicate, Feed, Item, Match, Watch
 
@@ -299,10 +299,12 @@ def article(session: Session, item_id: int) -> Article:
 
 def drop_older_than(session: Session, cutoff: datetime, limit: int) -> int:
     """Delete up to ``limit`` non-seed items published and fetched before ``cutoff`` (retention);
-    their fingerprints, matches and links go with them (foreign keys cascade)."""
+    their matches, links and sketches go with them (foreign keys cascade), their fingerprint rows
+    first (they have no foreign key: models.Fingerprint)."""
     ids = list(session.scalars(select(Item.id).where(
         Item.seed_file.is_(None), Item.published_at < cutoff, Item.fetched_at < cutoff).limit(limit)))
     if ids:
+        fingerprints.unindex(session, ids)
         session.execute(delete(Item).where(Item.id.in_(ids)))
         search.unindex(session, ids)
     return len(ids)
