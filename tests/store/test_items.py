@@ -65,3 +65,32 @@ def test_rows_the_caller_read_are_not_read_again(db_url):
     with pytest.raises(IntegrityError), db.begin() as s:
         save_entries(s, feed_id, "f", [entry(1, "一")], now, known={})
     db.dispose()
+
+
+def test_rows_are_stored_as_sqlalchemy_stores_them(db_url):
+    """On SQLite ``insert_items`` writes through the driver with the columns' own conversions:
+    what lands in the file (dates as text SQLite compares as strings, booleans, defaults) is what
+    SQLAlchemy's insert writes, so queries and retention read both alike."""
+    from datetime import timedelta, timezone
+
+    from sqlalchemy import insert
+
+    db = Database(db_url)
+    db.migrate()
+    shanghai = timezone(timedelta(hours=8))
+    rows = [dict(guid="g", title="标题", summary=None, content="正文", published_at=datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC),
+                 fetched_at=datetime(2026, 12, 6, 8, 0, tzinfo=shanghai),
+                 updated_at=datetime(2026, 12, 6, 0, 0, 0, 7, tzinfo=UTC), backlog=True),
+            dict(guid="h", title="t", summary="s", content=None, published_at=datetime(2026, 1, 1, tzinfo=UTC),
+                 fetched_at=datetime(2026, 1, 1, tzinfo=UTC), updated_at=datetime(2026, 1, 1, tzinfo=UTC), backlog=False)]
+    columns = "guid, title, title_derived, summary, content, published_at, fetched_at, updated_at, backlog"
+    with db.begin() as s:
+        ours = insert_items(s, rows)
+        theirs = list(s.execute(insert(Item).returning(Item.id, sort_by_parameter_order=True), rows).scalars())
+        raw = {i: r for i, *r in s.connection().exec_driver_sql(f"SELECT id, {columns} FROM items").all()}
+    assert [raw[i] for i in ours] == [raw[i] for i in theirs]
+    assert raw[ours[0]][2] in (False, 0) and raw[ours[0]][8] in (True, 1)  # the default, and the value given
+    if db.dialect == "sqlite":
+        assert raw[ours[0]][5:8] == ["0999-01-02 03:04:05.000000", "2026-12-06 00:00:00.000000",
+                                     "2026-12-06 00:00:00.000007"]
+    db.dispose()
