@@ -1,7 +1,7 @@
 """fingerprints without a foreign key or an index by item; sketches list the hashes to delete
 
-Each article writes about 28 fingerprint rows. Their foreign key (a look-up in items for every
-row) and their index by item_id (a second B-tree to write) were half the cost of writing them,
+Each article writes 20-28 fingerprint rows. Their foreign key (a look-up in items for every row)
+and their index by item_id (a second B-tree to write) were a third of the cost of writing them,
 the largest single write of a poll. They served only deletes: an article's rows are now found by
 the hashes its sketch row lists (``sketches.indexed``, little-endian int64s) and deleted before it
 is (store/fingerprints.py ``unindex``). An article indexed before sketches were kept gets a sketch

@@ -149,8 +149,8 @@ class Fingerprint(Base):
     """Indexed fingerprint hashes (body anchors and title keys, see dedupe/fingerprint.py): a near-
     duplicate check is one ``hash IN (…)`` look-up on the primary key, whatever the store's size.
 
-    No foreign key and no index on ``item_id`` (migration 0008): they were half the cost of
-    writing these rows, 28 an article. An article's rows are deleted through the hashes its
+    No foreign key and no index on ``item_id`` (migration 0008): they were a third of the cost of
+    writing these rows, 20-28 an article. An article's rows are deleted through the hashes its
     sketch row lists (``Sketch.indexed``, ``store.fingerprints.unindex``) before it goes."""
 
     __tablename__ = "fingerprints"
