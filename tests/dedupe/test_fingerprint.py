@@ -100,3 +100,69 @@ def test_a_prepared_form_comes_through_pickling_whole(transfer):
         else:
             assert a == b, f.name
     assert np.array_equal(q.shingles, p.shingles)
+
+
+# Headlines as feeds send them, and the shapes the title rules and the figures read: brackets at
+# either end, farm lead-ins, site suffixes after each separator, full-width forms, numerals in
+# words next to the words that are not numbers (一些, 万一), percentages, decimals, dates.
+_EDGE_TITLES = [
+    "", " ", "新市民", "【快讯】新市民金融服务扩面 - 新浪财经", "[独家]消费金融公司增资_网易财经",
+    "〖早报〗普惠金融｜证券时报网", "全球热点！助贷新规落地", "快讯|助贷新规落地", "工行：下调存款利率（财联社）",
+    "助贷新规落地 — 第一财经", "助贷新规落地 – 21世纪经济报道", "a_b_c_d_e_f_g", "||||", "【】", "()（）",
+    "五千一百一十万元", "二〇二二年十二月八日", "百分之五点五", "一些银行统一下调", "万一利率上行", "三亿新市民",
+    "十二月八日 第一季度 两千亿", "1,000亿元 1，000亿元 ００３８８", "净流入超40亿 北向资金", "第一 之一 一方面",
+    "涨幅约为7.5% 百分之七点五", "一二三四五六七八九十百千万亿", "零〇○两兩萬億", "十", "十万", "千万不要",
+    "Tata Consultancy Services - Infrastructure to Intelligence", "ABC　DEF　（ＧＨＩ）", "\x00标题\x00",
+    "消費金融公司搶灘三億新市民｜經濟日報", "【财经】（图）", "标题 - 很长很长很长很长很长很长的网站名称", "助贷新规落地 - 中国经济网财经频道新闻中",
+    "（图）助贷新规落地 2022年12月8日 | 经济网",
+]
+
+
+def test_the_title_and_figure_forms_do_not_change_between_versions():
+    """What ``title_form``, ``normalize_title`` and ``numbers`` make of real headlines (every
+    title of the feeds under tests/data) and of the edge cases above, pinned: a speed-up of the
+    title rules or of the figures must give the same forms, or stored titles stop matching."""
+    import hashlib
+
+    from helpers.paths import DATA
+
+    from monitor.dedupe.fingerprint import title_form
+    from monitor.sources.parse import parse_feed
+
+    titles = list(_EDGE_TITLES)
+    for path in sorted((DATA / "feeds").glob("*.xml")):
+        titles += [e.title for e in parse_feed(path.read_bytes()).entries]
+    assert len(titles) > 250
+    digest = hashlib.sha256()
+    for t in titles:
+        digest.update("\x1e".join((title_form(t), normalize_title(t), *sorted(numbers(t)))).encode("utf-8") + b"\x1f")
+    assert digest.hexdigest() == TITLE_DIGEST
+
+
+TITLE_DIGEST = "91401607c94d7ce7f12e09c4a1605ede75ba94c5cda74b5fab6a2d458c6bc37a"
+
+_EDGE_BODIES = [
+    "新市民金融服务（记者：张三）", "新市民金融服务 (作者: 李四) 责任编辑：王五", "正文第一段\n责编：赵六",
+    "正文。（来源：新华社）", "正文（文章来源：经济日报）\n编辑：钱七", "（記者：張三）消費金融\n責任編輯：王五",
+    "贷款余额五千一百一十万元，同比增长百分之五点五，一些银行统一下调，万一利率上行，千万不要。",
+    "二〇二二年十二月八日，第一季度两千亿，之一，一方面，三点五倍，十二个月，一二三。" * 3,
+    "收于26.6…", "收于1,000", "首页 > 财经\n新市民金融服务（记者：张三）\n免责声明：本文仅供参考",
+]
+
+
+def test_the_prepared_forms_of_real_entries_do_not_change_between_versions():
+    """``prepare`` on every entry of the feeds under tests/data (real headlines and bodies, two
+    scripts, portal boilerplate) and on bodies with credits, sources and figures in words, pinned
+    like the seeds above, for the same reason."""
+    from helpers.paths import DATA
+
+    from monitor.sources.parse import parse_feed
+
+    texts = [(t, b) for t in _EDGE_TITLES[:12] for b in _EDGE_BODIES[:1]] + [("标题", b) for b in _EDGE_BODIES]
+    for path in sorted((DATA / "feeds").glob("*.xml")):
+        texts += [(e.title, e.body) for e in parse_feed(path.read_bytes()).entries]
+    assert len(texts) > 250
+    assert _index_digest(texts) == ENTRIES_DIGEST
+
+
+ENTRIES_DIGEST = "6340458060a5a0688c1ef73185aa70c0ff68d832292646a17428e124d61c6c6a"
