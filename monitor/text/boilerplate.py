@@ -13,6 +13,10 @@ _CREDIT_TAIL = re.compile(
     r"|(责任编辑|責任編輯|编辑|編輯|责编|責編)\s*[:：]\s*\S{1,12}\s*$"
     r"|[（(]\s*(文章来源|文章來源|来源|來源)\s*[:：][^）)]{1,30}[）)]\s*$"
 )
+# The characters a credit or a source note starts with (every alternative of _CREDIT_TAIL starts
+# with one): ``_cut_credits`` tries the pattern only there, where ``sub`` tried it at every
+# position (17 µs for a 400-character line).
+_MAY_CREDIT = re.compile(r"[（(责責编編]")
 _SOURCE_NOTE = re.compile(r"[（(]\s*(?:文章来源|文章來源|来源|來源)\s*[:：]\s*([^）)]{1,30})[）)]")
 # Lines from which the rest of the page is footer: related links, disclaimers, tag lists, widgets.
 _FOOTER = re.compile(
@@ -97,10 +101,24 @@ def strip_boilerplate(lines: list[str]) -> list[str]:
         seen += len(line)
     out = []
     for line in kept:
-        cut = _CREDIT_TAIL.sub("", line).strip()
+        cut = _cut_credits(line).strip()
         if cut != line:  # 作者 and 责任编辑 often come together
-            cut = _CREDIT_TAIL.sub("", cut).strip()
+            cut = _cut_credits(cut).strip()
         line = cut
         if line:
             out.append(line)
     return out
+
+
+def _cut_credits(line: str) -> str:
+    """``_CREDIT_TAIL.sub("", line)``, the pattern tried only where a match can start."""
+    parts: list[str] = []
+    last = 0
+    for start in _MAY_CREDIT.finditer(line):
+        if start.start() >= last and (m := _CREDIT_TAIL.match(line, start.start())):
+            parts.append(line[last:m.start()])
+            last = m.end()
+    if not parts:
+        return line
+    parts.append(line[last:])
+    return "".join(parts)

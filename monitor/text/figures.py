@@ -20,6 +20,8 @@ _RUN = re.compile(f"(百分之)?([{_NUMERAL}]+)(点[{_NUMERAL[:13]}]+)?(?=([{_FO
 _UNIT_AFTER = set("年月日号時时分秒元角倍成家个個位名人次季%％")
 _NOT_NUMBERS = ("一些", "一起", "一样", "一直", "一定", "一般", "一切", "一旦", "一再", "一度", "一边", "统一", "唯一",
                 "万一", "千万", "一致", "一体", "第一", "之一", "一方面", "一下", "一时", "一向", "一同", "一律")
+_NOT_NUMBER = re.compile("|".join(map(re.escape, _NOT_NUMBERS)))  # one search instead of 25 (2.5 µs a run)
+_DIGITS = frozenset(_DIGIT)
 
 
 def _value(run: str) -> int | None:
@@ -77,14 +79,14 @@ def digits_for_numerals(text: str) -> str:
 def _replace(text: str, m: re.Match) -> str:
     """What one run becomes: its digits, or itself where it is a word."""
     percent, run, decimal, after = m.group(1), m.group(2), m.group(3), m.group(4)
-    # The cheap test first: most runs are a lone 一 or 十 inside a word (一个, 统一, 十分).
+    # The cheap tests first (each of these leaves the run as it is, so their order is free):
+    # most runs are a lone 一 or 十 inside a word (一个, 统一, 十分), or a unit alone (亿元).
     if len(run) < 2 and not (after and after in _UNIT_AFTER) and not (percent or decimal):
         return m.group(0)
-    context = text[max(0, m.start() - 1):m.end() + 2]
-    if any(word in context for word in _NOT_NUMBERS) and not (percent or decimal):
-        return m.group(0)
-    if not any(ch in _DIGIT for ch in run) and not run.startswith("十"):
+    if _DIGITS.isdisjoint(run) and not run.startswith("十"):
         return m.group(0)  # 百分点, 千万: units without a digit are words
+    if not (percent or decimal) and _NOT_NUMBER.search(text, max(0, m.start() - 1), m.end() + 2):
+        return m.group(0)
     value = _value(run)
     if value is None:
         return m.group(0)
