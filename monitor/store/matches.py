@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -73,7 +74,9 @@ def save_matches(session: Session, results: Sequence[tuple[int, list[WatchResult
     for chunk in chunked(sorted(replace)):
         session.execute(delete(Match).where(Match.item_id.in_(chunk), Match.watch_id.in_(scope)))
     if rows:
-        session.execute(insert(Match), rows)
+        # The table's insert, not the ORM's bulk insert of the class: the same rows, at half the
+        # cost of each call (a poll makes one per feed on its writer thread).
+        session.execute(insert(cast(Table, Match.__table__)), rows)
     return counts
 
 
