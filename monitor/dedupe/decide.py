@@ -185,7 +185,7 @@ class Deduper:
             if h not in decision.saturated and eligible(item_id):
                 shared[item_id] = shared.get(item_id, 0) + 1
         # Counted at the sparse rate every stored text is indexed at (a short text samples more).
-        sparse = int(((p.anchors & np.uint64(ANCHOR_MOD - 1)) == 0).sum())
+        sparse = len(p.anchors) - int(np.count_nonzero(p.anchors & np.uint64(ANCHOR_MOD - 1)))
         least = 2 if sparse >= MIN_SHARED_FROM else 1
         top = sorted((i for i, n in shared.items() if n >= least), key=lambda i: (-shared[i], i))[:MAX_CANDIDATES]
         for item_id, (t, q) in self._prepared(lookup, top).items():
