@@ -7,20 +7,35 @@ daemon's claim simply expires.
 """
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import cast
 
-from sqlalchemy import func, or_, select, true, update
+from sqlalchemy import Table, Update, bindparam, func, or_, select, true, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from ..config.schedule import next_poll
 from ..errors import Failure
 from ..sources.specs import FeedSpec
 from .chunks import chunked
 from .models import Feed
+
+_FEEDS = cast(Table, Feed.__table__)
+# What record_poll reads and writes, as statements built once: a statement built for each call
+# cost more in SQLAlchemy's coercion and cache keys than the ORM's load and flush it replaced.
+_POLL_STATE = select(_FEEDS.c.url, _FEEDS.c.etag, _FEEDS.c.last_modified, _FEEDS.c.consecutive_failures,
+                     _FEEDS.c.first_success_at).where(_FEEDS.c.id == bindparam("feed"))
+
+
+@functools.cache
+def _update_of(columns: tuple[str, ...]) -> Update:
+    """The UPDATE of these columns of one feed (a handful of shapes: failed, not modified, ...)."""
+    return update(_FEEDS).where(_FEEDS.c.id == bindparam("feed")).values({k: bindparam(f"v_{k}") for k in columns})
 
 LEASE = timedelta(minutes=10)
 BACKLOG_GRACE = timedelta(days=1)
@@ -163,11 +178,10 @@ class PollOutcome:
 
 def record_poll(session: Session, claim: Claimed, outcome: PollOutcome, cap: timedelta) -> str:
     """Write a poll's outcome on the feed row and release the lease; returns the feed's URL now
-    (a permanent redirect moves it). One read of the columns it builds on and one UPDATE, not a
-    loaded ``Feed`` flushed: on the writer thread of a cold poll the ORM's load and flush were
-    a tenth of its time holding the GIL, once per feed."""
-    row = session.execute(select(Feed.url, Feed.etag, Feed.last_modified, Feed.consecutive_failures,
-                                 Feed.first_success_at).where(Feed.id == claim.id)).one_or_none()
+    (a permanent redirect moves it). One read of the columns it builds on and one UPDATE of the
+    table, not a loaded ``Feed`` flushed: on the writer thread of a cold poll the ORM's load and
+    flush were a tenth of its time holding the GIL, once per feed."""
+    row = session.connection().execute(_POLL_STATE, {"feed": claim.id}).one_or_none()
     assert row is not None, f"feed {claim.name} vanished while leased"
     url, etag, last_modified, failures, first_success_at = row
     now = outcome.at
@@ -188,7 +202,10 @@ def record_poll(session: Session, claim: Claimed, outcome: PollOutcome, cap: tim
             url = values["url"] = outcome.permanent_url
         values.update(last_success_at=now, consecutive_failures=0, first_success_at=first_success_at or now,
                       next_poll_at=next_poll(now=now, interval=claim.interval, cap=cap, hints=outcome.hints))
-    session.execute(update(Feed).where(Feed.id == claim.id).values(**values))
+    params = {"feed": claim.id, **{f"v_{k}": v for k, v in values.items()}}
+    session.connection().execute(_update_of(tuple(values)), params)
+    if (loaded := session.identity_map.get(identity_key(Feed, claim.id))) is not None:
+        session.expire(loaded)  # a Feed this session holds reads the row again
     return url
 
 

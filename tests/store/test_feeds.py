@@ -63,3 +63,17 @@ def test_the_outcomes_of_successive_polls_on_the_feed_row(db_url):
     assert url == row.url == "http://127.0.0.1/g.xml" and row.config_url == "http://127.0.0.1/f.xml"
     assert row.etag is None and row.last_modified is None and row.last_warning is None
     assert row.consecutive_failures == 0 and row.first_success_at == t0 and row.last_error == "timed out"
+
+
+def test_a_feed_the_session_holds_reads_the_outcome(db_url):
+    """record_poll writes with an UPDATE of the table: a Feed loaded before it in the same
+    session must not keep the values it had."""
+    db = Database(db_url)
+    db.migrate()
+    t0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    claim = _claimed(db, t0)
+    with db.begin() as s:
+        held = s.get(Feed, claim.id)
+        assert held is not None and held.lease_owner == "me"
+        feeds.record_poll(s, claim, feeds.PollOutcome(at=t0, failure=Failure(FailureKind.HTTP, "HTTP 500")), CAP)
+        assert held.lease_owner is None and held.consecutive_failures == 1 and held.last_error == "HTTP 500"
