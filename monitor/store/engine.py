@@ -96,8 +96,36 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         return  # the usual start: nothing to do, and Alembic (with Mako) stays unimported
     from alembic import command
 
-    with _migration_lock(engine):
-        command.upgrade(_alembic_config(engine), revision)
+    with _migration_lock(engine), _transactional_ddl(engine) as migrating:
+        command.upgrade(_alembic_config(migrating), revision)
+
+
+@contextmanager
+def _transactional_ddl(engine: Engine) -> Iterator[Engine]:
+    """An engine on which the migrations run as one transaction, DDL included. Python's sqlite3
+    opens a transaction only before a DML statement, so each CREATE TABLE of a migration had
+    committed at once: `monitor run` killed during its first migrations (power lost at the first
+    start) left tables without the version that created them, and every later start failed on
+    "table ... already exists". Here the driver's own handling is off and each transaction opens
+    with BEGIN (SQLAlchemy's recipe for pysqlite), so a migration cut short leaves nothing."""
+    if engine.dialect.name != "sqlite":
+        yield engine  # PostgreSQL's DDL is transactional already
+        return
+    migrating = make_engine(engine.url.render_as_string(hide_password=False))
+    event.listen(migrating, "connect", _driver_leaves_transactions)
+    event.listen(migrating, "begin", _begin)
+    try:
+        yield migrating
+    finally:
+        migrating.dispose()
+
+
+def _driver_leaves_transactions(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None
+
+
+def _begin(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN")
 
 
 MIGRATION_LOCK = 0x6D6F6E69  # "moni": the advisory lock key all monitors agree on

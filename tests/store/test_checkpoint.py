@@ -62,15 +62,16 @@ def test_a_database_that_only_reads_starts_no_thread_and_an_idle_one_ends(tmp_pa
 
     monkeypatch.setattr(checkpoint, "IDLE_SECONDS", 0.5)
     db = Database(f"sqlite:///{tmp_path / 'm.db'}")
-    db.migrate()
-    assert db.checkpointer is not None
-    first = db.checkpointer._thread  # Alembic's commits started it
+    db.migrate()  # on an engine of its own (store.engine._transactional_ddl): no thread here
+    assert db.checkpointer is not None and db.checkpointer._thread is None
+    _write(db, 1, 0)
+    first = db.checkpointer._thread  # the commit started it
     assert first is not None and _wait(lambda: not first.is_alive()), "an idle thread did not end"
     assert db.checkpointer._thread is None
     with db.session() as s:
         s.execute(text("SELECT count(*) FROM items")).scalar()
     assert db.checkpointer._thread is None  # reading commits nothing
-    _write(db, 1, 0)
+    _write(db, 1, 1)
     second = db.checkpointer._thread
     assert second is not None and second is not first and second.is_alive()  # a commit starts it again
     db.dispose()
