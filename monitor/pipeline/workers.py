@@ -77,6 +77,15 @@ GROUP_ENTRIES = 1000
 COMMIT_SECONDS = 1.0
 COMMIT_IDLE = 0.2
 COMMIT_ENTRIES = 20_000  # and so what a failure runs again, store by store
+# How much lower the parse processes' CPU priority is than the job's (``nice``). A cold poll is
+# one serial path, the writer thread, fed by the processes; with the three sharing two cores as
+# equals the writer got about two thirds of one, and every feed waited on it. Niced, the
+# processes take what the job leaves: on a 1,000-feed cold poll (in-process, as
+# bench/poll_bench.py runs it; three rounds of nice 0, 5, 10 and 19 in turn) the poll took
+# 27.1-31.7 s at 0 and 24.2-29.7 s at 5 to 19 (median 0.87x), and the job used less CPU for the
+# same work. 5 is the least of those: the processes keep a third of the weight of programs at the
+# default priority, so a busy machine slows a poll down without starving it.
+POOL_NICE = 5
 
 
 class Workers:
@@ -430,12 +439,14 @@ _MATCHER: Matcher | None = None  # in a parse process: the poll's watches (``_in
 
 
 def _install(watches: list[tuple[str, Node]]) -> None:
-    """The pool's initializer: the poll's watches compiled once in each process. Matching new
-    entries here instead of on the writer thread (the one thread every feed waits for): on a
-    1,000-feed cold poll with 500 watches, the job process's CPU 30.2-32.9 → 27.0-29.7 s and the
-    wall time 0.91-1.00x (four alternating pairs, in-process as bench/poll_bench.py runs it); with
-    the bench's one watch, within the noise."""
+    """The pool's initializer: the process niced below the job (``POOL_NICE``), and the poll's
+    watches compiled once in it. Matching new entries here instead of on the writer thread (the
+    one thread every feed waits for): on a 1,000-feed cold poll with 500 watches, the job
+    process's CPU 30.2-32.9 → 27.0-29.7 s and the wall time 0.91-1.00x (four alternating pairs,
+    in-process as bench/poll_bench.py runs it); with the bench's one watch, within the noise."""
     global _MATCHER
+    with contextlib.suppress(OSError, AttributeError):  # only a priority: not every system has nice
+        os.nice(POOL_NICE)
     _MATCHER = Matcher(watches) if watches else None
 
 
