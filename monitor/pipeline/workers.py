@@ -77,6 +77,17 @@ GROUP_ENTRIES = 1000
 COMMIT_SECONDS = 1.0
 COMMIT_IDLE = 0.2
 COMMIT_ENTRIES = 20_000  # and so what a failure runs again, store by store
+# How much lower the parse processes' CPU priority is than the job's (``nice``). A cold poll is
+# one serial path, the writer thread, fed by the processes; with the three sharing two cores as
+# equals the writer waited its turn for a core, and every feed waited on it. Niced, the
+# processes take what the job leaves. Measured on 1,000-feed cold polls (in-process, as
+# bench/poll_bench.py runs it; 7 runs at nice 0 and at 5, 3 at 10 and at 19, in turn): the wall
+# time over half the CPU time of the job and the processes (1.0: both cores busy throughout),
+# which the machine's speed, varying by half from minute to minute, does not move, went from
+# 1.18-1.22 at 0 to 1.12-1.14 at 5, 1.09-1.11 at 10 and 1.09-1.10 at 19; polls of unchanged
+# feeds did not move. 5 keeps the processes a third of the weight of programs at the default
+# priority, so a busy machine slows a poll down without starving it.
+POOL_NICE = 5
 
 
 class Workers:
@@ -430,12 +441,14 @@ _MATCHER: Matcher | None = None  # in a parse process: the poll's watches (``_in
 
 
 def _install(watches: list[tuple[str, Node]]) -> None:
-    """The pool's initializer: the poll's watches compiled once in each process. Matching new
-    entries here instead of on the writer thread (the one thread every feed waits for): on a
-    1,000-feed cold poll with 500 watches, the job process's CPU 30.2-32.9 → 27.0-29.7 s and the
-    wall time 0.91-1.00x (four alternating pairs, in-process as bench/poll_bench.py runs it); with
-    the bench's one watch, within the noise."""
+    """The pool's initializer: the process niced below the job (``POOL_NICE``), and the poll's
+    watches compiled once in it. Matching new entries here instead of on the writer thread (the
+    one thread every feed waits for): on a 1,000-feed cold poll with 500 watches, the job
+    process's CPU 30.2-32.9 → 27.0-29.7 s and the wall time 0.91-1.00x (four alternating pairs,
+    in-process as bench/poll_bench.py runs it); with the bench's one watch, within the noise."""
     global _MATCHER
+    with contextlib.suppress(OSError, AttributeError):  # only a priority: not every system has nice
+        os.nice(POOL_NICE)
     _MATCHER = Matcher(watches) if watches else None
 
 

@@ -5,7 +5,9 @@ locked out, nothing lost when the poll is cancelled."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import event, text
@@ -14,6 +16,7 @@ from monitor.pipeline import workers as workers_module
 from monitor.pipeline.workers import Workers
 from monitor.store import Database
 
+FEED = "<rss version='2.0'><channel><title>t</title><item><title>新市民</title></item></channel></rss>".encode()
 IDLE = 1.0  # COMMIT_IDLE in these tests: "run, not committed yet" holds even on a slow machine
 
 
@@ -194,3 +197,21 @@ def test_the_caller_hears_when_its_store_has_run_before_the_commit(db):
 
     assert asyncio.run(run()) == []  # heard before the commit, which had not happened
     assert rows(db) == [1]
+
+
+def test_the_parse_processes_run_below_the_job_s_priority():
+    """The writer thread is the poll's serial path: the processes feeding it take the CPU it leaves."""
+    async def go() -> tuple[int, str]:
+        workers = Workers(processes=1)
+        try:
+            niceness = await asyncio.get_running_loop().run_in_executor(workers._processes(), os.nice, 0)
+            workers.pooled = True
+            parsed = await workers.parse(FEED, content_type="application/rss+xml", encoding=None,
+                                         fetched_at=datetime.now(UTC))
+            return niceness, parsed.entries[0].title
+        finally:
+            await workers.close()
+
+    niceness, title = asyncio.run(go())
+    assert niceness == min(19, os.nice(0) + workers_module.POOL_NICE)
+    assert title == "新市民"  # and the pool still parses
