@@ -78,15 +78,14 @@ COMMIT_SECONDS = 1.0
 COMMIT_IDLE = 0.2
 COMMIT_ENTRIES = 20_000  # and so what a failure runs again, store by store
 # How much lower the parse processes' CPU priority is than the job's (``nice``). A cold poll is
-# one serial path, the writer thread, fed by the processes; with the three sharing two cores as
-# equals the writer waited its turn for a core, and every feed waited on it. Niced, the
-# processes take what the job leaves. Measured on 1,000-feed cold polls (in-process, as
-# bench/poll_bench.py runs it; 7 runs at nice 0 and at 5, 3 at 10 and at 19, in turn): the wall
-# time over half the CPU time of the job and the processes (1.0: both cores busy throughout),
-# which the machine's speed, varying by half from minute to minute, does not move, went from
-# 1.18-1.22 at 0 to 1.12-1.14 at 5, 1.09-1.11 at 10 and 1.09-1.10 at 19; polls of unchanged
-# feeds did not move. 5 keeps the processes a third of the weight of programs at the default
-# priority, so a busy machine slows a poll down without starving it.
+# one serial path, the writer thread, fed by the processes; with the three as equals on two
+# cores the writer waited its turn for a core, and every feed waited on it. Niced, the processes
+# take what the job leaves. Measured on 1,000-feed cold polls (in-process, as bench/poll_bench.py
+# runs it) by the wall time over half the CPU time of the job and the processes (1.0: both cores
+# busy throughout), which the machine's speed, varying by half from minute to minute, does not
+# move: 1.18-1.22 without (14 runs) against 1.11-1.14 at 5 (12 runs), 1.09-1.11 at 10 and 19
+# (3 each); polls of unchanged feeds did not move. 5 keeps the processes a third of the weight of
+# programs at the default priority, so a busy machine slows a poll down without starving it.
 POOL_NICE = 5
 
 
