@@ -84,7 +84,9 @@ COMMIT_ENTRIES = 20_000  # and so what a failure runs again, store by store
 # runs it) by the wall time over half the CPU time of the job and the processes (1.0: both cores
 # busy throughout), which the machine's speed, varying by half from minute to minute, does not
 # move: 1.18-1.22 without (14 runs) against 1.11-1.14 at 5 (12 runs), 1.09-1.11 at 10 and 19
-# (3 each); polls of unchanged feeds did not move. 5 keeps the processes a third of the weight of
+# (3 each); polls of unchanged feeds did not move. bench/poll_bench.py's own line, whose second
+# and third polls reuse the fork server the first started (a job starts its own each poll),
+# showed 1.13 both ways in two runs each. 5 keeps the processes a third of the weight of
 # programs at the default priority, so a busy machine slows a poll down without starving it.
 POOL_NICE = 5
 
