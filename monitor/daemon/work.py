@@ -19,8 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
-import ctypes.util
 import json
 import logging
 import os
@@ -28,28 +26,23 @@ import signal
 import sys
 import threading
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import Config, ConfigError, load_config
 from ..logs import setup_logging, use_zone
+from ..parent import die_with_parent
 from . import early
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
+    from ..pipeline.process import Processor
 
 log = logging.getLogger("monitor.daemon")
 GRACE_SECONDS = 20  # after SIGTERM: how long an in-flight job may take before it is cut off
 RETENTION_BATCH = 2000
 JOBS = ("poll", "mail", "maintenance")
 _EARLY: list[int] = []  # signals received before the event loop runs (filled by early.remember)
-
-
-def _die_with_parent(parent: int) -> None:
-    """Ask the kernel for SIGTERM when the parent dies (then check it has not died already)."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass  # not Linux: the parent's shutdown still stops its children
-    if os.getppid() != parent:
-        _EARLY.append(signal.SIGTERM)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -72,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     # for the handlers above instead of killing us with a KeyboardInterrupt or a false "killed" error.
     early.unblock()
     args = _parser().parse_args(argv)
-    _die_with_parent(args.parent)
+    if not die_with_parent(args.parent, signal.SIGTERM):
+        _EARLY.append(signal.SIGTERM)  # the daemon is gone already: stop as if told to
     report_fd = os.dup(1)
     os.dup2(2, 1)  # a stray print goes to the log, never into the report
     setup_logging(args.log_level, args.log_format)
@@ -82,7 +76,12 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s job: the config passed by the daemon is not valid: %s", args.job, "; ".join(e.problems))
         return 2
     use_zone(config.tz)
-    report = asyncio.run(Job(config, args, report_fd).run())
+    forked = _fork_for_poll(config, args) if args.job == "poll" else None
+    try:
+        report = asyncio.run(Job(config, args, report_fd, forked).run())
+    finally:
+        if forked is not None:
+            forked[1].shutdown(wait=False, cancel_futures=True)
     _tell(report_fd, report)
     return 0 if report["ok"] else 1
 
@@ -94,11 +93,44 @@ def _tell(fd: int, news: dict[str, Any]) -> None:
         os.write(fd, (json.dumps(news) + "\n").encode())
 
 
+def _fork_for_poll(config: Config, args: argparse.Namespace) -> tuple[Processor, ProcessPoolExecutor] | None:
+    """The poll's parse processes, forked from this process while it has one thread, before the
+    event loop starts any (``pipeline.pool``), with the Processor whose watches they compiled;
+    None when too few feeds are due for the poll to parse in processes (``Workers.expect``): it
+    then starts a fork server's pool if it comes to need one. A database that does not answer
+    is left to the job, which reports it."""
+    from ..store import Database, stats
+
+    try:
+        db = Database(config.database)
+        try:
+            with db.session() as s:
+                due = stats.feeds_due(s, datetime.now(UTC))
+        finally:
+            db.dispose()
+    except Exception as e:
+        log.debug("poll job: no pool forked, the database did not answer (%s)", e)
+        return None
+    from ..pipeline.workers import POOL_FROM_FEEDS
+
+    if due < POOL_FROM_FEEDS and not args.sync:  # --sync: new feeds may come with the config
+        return None
+    from ..pipeline.pool import fork_pool
+    from ..pipeline.process import Processor
+
+    processor = Processor(config)
+    pool = fork_pool(processor.matcher.watches)
+    return (processor, pool) if pool is not None else None
+
+
 class Job:
-    def __init__(self, config: Config, args: argparse.Namespace, report_fd: int):
+    def __init__(self, config: Config, args: argparse.Namespace, report_fd: int,
+                 forked: tuple[Processor, ProcessPoolExecutor] | None = None):
+        """``forked``: a poll's Processor and the parse pool forked with its watches (``_fork_for_poll``)."""
         self.config = config
         self.args = args
         self.report_fd = report_fd
+        self.forked = forked
         self.stopping = asyncio.Event()
         self.sends_stop = threading.Event()  # set at the grace deadline: no send starts, one in progress is cut
         self.transport: Any = None
@@ -170,7 +202,12 @@ class Job:
         from ..pipeline.process import Processor
         from ..store import instance_id
 
-        results = await poll(self.config, self.db, owner=instance_id(), processor=Processor(self.config))
+        processor, pool = self.forked if self.forked else (Processor(self.config), None)
+        try:
+            results = await poll(self.config, self.db, owner=instance_id(), processor=processor, pool=pool)
+        finally:
+            if pool is not None:  # its memory goes back before the alerts and the search index
+                pool.shutdown(wait=False, cancel_futures=True)
         # Told at once, before the alerts: the daemon counts them for /metrics and logs the poll's
         # lines, so a line in the log is already in the counts.
         self.emit({"polls": [{"feed": r.feed, "url": r.url, "status": r.status, "error": r.error,

@@ -12,6 +12,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, TypeVar
@@ -80,11 +81,14 @@ async def poll(
     config: Config, db: Database, *, owner: str, names: list[str] | None = None, due_only: bool = True,
     fetcher: Fetcher | None = None, on_result: Callable[[FeedResult], None] | None = None,
     processor: Processor | None = None, on_start: Callable[[list[str]], None] | None = None,
+    pool: ProcessPoolExecutor | None = None,
 ) -> list[FeedResult]:
     """Poll the due (or named) feeds once. ``on_start`` hears the names of the feeds claimed,
-    ``on_result`` each feed's result as it comes (the CLI's progress line)."""
+    ``on_result`` each feed's result as it comes (the CLI's progress line). ``pool``: parse
+    processes forked for this poll (``pipeline.pool.fork_pool``, with ``processor``'s watches),
+    used if the poll parses in processes; the caller shuts it down."""
     processor = processor or Processor(config)
-    workers = Workers(watches=processor.matcher.watches)
+    workers = Workers(watches=processor.matcher.watches, pool=pool)
     try:
         with collector.quiet():
             return await _poll(config, db, workers, owner=owner, names=names, due_only=due_only, fetcher=fetcher,

@@ -25,6 +25,7 @@ import functools
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections import deque
@@ -37,6 +38,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..dedupe.fingerprint import Prepared, for_transfer, prepare
 from ..errors import Failure, FailureKind
+from ..parent import die_with_parent
 from ..sources.entries import FeedEntry, ParsedFeed
 from ..sources.pages import PageRule, parse_page
 from ..sources.parse import parse_feed
@@ -93,10 +95,13 @@ POOL_NICE = 5
 
 class Workers:
     def __init__(self, processes: int | None = None, *, pool_for: float = POOL_FOR_PARSE_SECONDS,
-                 watches: Sequence[tuple[str, Node]] = ()):
+                 watches: Sequence[tuple[str, Node]] = (), pool: ProcessPoolExecutor | None = None):
         """``watches``: the poll's watches, compiled in each parse process as it starts, so that
-        new entries are matched there beside their text work (``text_work``)."""
+        new entries are matched there beside their text work (``text_work``). ``pool``: one
+        forked for this poll already (``pipeline.pool``), used instead of starting one; its
+        owner shuts it down."""
         self.processes = processes or os.cpu_count() or 1
+        self._forked = pool
         self._watches = list(watches)
         self.pooled = False  # parsing and text work go to the processes
         self._may_pool = False
@@ -105,6 +110,7 @@ class Workers:
         self._thread_parses = 0
         self.thread_parse_seconds = 0.0  # CPU the parse threads spent in this poll
         self._pool: ProcessPoolExecutor | None = None
+        self._owned = True  # whether close() shuts self._pool down (not a pool handed in)
         self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="parse")
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
         self._stores: deque[_Store] = deque()  # waiting for the writer (``store``)
@@ -140,13 +146,17 @@ class Workers:
             self.pooled = True
 
     def _processes(self) -> ProcessPoolExecutor:
+        if self._pool is None and self._forked is not None:
+            self._pool, self._forked = self._forked, None
+            self._owned = False
         if self._pool is None:
+            self._owned = True
             # forkserver: workers start from a clean process, never from a fork of this one
             # with its threads (a lock held by another thread at fork time would deadlock them).
             # The fork server loads and warms what they share first (pipeline.warm).
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload([f"{__package__}.warm"])
-            self._pool = ProcessPoolExecutor(self.processes, mp_context=context, initializer=_install,
+            self._pool = ProcessPoolExecutor(self.processes, mp_context=context, initializer=install,
                                              initargs=(self._watches,))
             log.debug("parse pool started: %d processes", self.processes)
         return self._pool
@@ -304,7 +314,7 @@ class Workers:
         return fn(*args)
 
     async def close(self) -> None:
-        if self._pool is not None:
+        if self._pool is not None and self._owned:
             self._pool.shutdown(wait=False, cancel_futures=True)
         self._threads.shutdown(wait=False, cancel_futures=True)
         # The writer finishes the transaction in hand (a chunk of one feed), then stops; what is
@@ -438,16 +448,24 @@ def text_work(entries: Sequence[FeedEntry]) -> TextWork:
 # What doc_of reads of an item (title, summary, content, source, url, feed), as the writer's
 # StoredItem of a new entry will hold it (``store.items.save_entries``).
 MatchKey = tuple[str, str, str, str | None, str | None, str | None]
-_MATCHER: Matcher | None = None  # in a parse process: the poll's watches (``_install``)
+_MATCHER: Matcher | None = None  # in a parse process: the poll's watches (``install``)
 
 
-def _install(watches: list[tuple[str, Node]]) -> None:
-    """The pool's initializer: the process niced below the job (``POOL_NICE``), and the poll's
-    watches compiled once in it. Matching new entries here instead of on the writer thread (the
-    one thread every feed waits for): on a 1,000-feed cold poll with 500 watches, the job
-    process's CPU 30.2-32.9 → 27.0-29.7 s and the wall time 0.91-1.00x (four alternating pairs,
-    in-process as bench/poll_bench.py runs it); with the bench's one watch, within the noise."""
+def install(watches: list[tuple[str, Node]], parent: int | None = None) -> None:
+    """The pool's initializer. The worker ends with the process it started from (``parent``, the
+    job that forked it, or else its fork server): a job killed by the OOM killer leaves no worker
+    waiting on its queue. Signals as the pool expects them: a worker forked from the job inherits
+    its handlers, which only note SIGTERM; Ctrl-C stops the job, which then shuts the pool down.
+    The process niced below the job (``POOL_NICE``), and the poll's watches compiled once in it.
+    Matching new entries here instead of on the writer thread (the one thread every feed waits
+    for): on a 1,000-feed cold poll with 500 watches, the job process's CPU 30.2-32.9 → 27.0-29.7 s
+    and the wall time 0.91-1.00x (four alternating pairs, in-process as bench/poll_bench.py runs
+    it); with the bench's one watch, within the noise."""
     global _MATCHER
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if not die_with_parent(parent or os.getppid(), signal.SIGKILL):
+        os._exit(1)  # its parent is gone: nobody will send it work
     with contextlib.suppress(OSError, AttributeError):  # only a priority: not every system has nice
         os.nice(POOL_NICE)
     _MATCHER = Matcher(watches) if watches else None

@@ -40,7 +40,7 @@ def test_the_resting_daemon_loads_the_config_and_the_schedule_only():
     heavy = [m for m in loaded if any(m == h or m.startswith(h + ".") for h in JOBS_ONLY + HEAVY)]
     ours = {m.split(".")[1] for m in loaded if m.startswith("monitor.") and m.count(".") >= 1}
     assert heavy == [], heavy
-    assert ours <= {"config", "daemon", "errors", "logs", "watch"}, ours
+    assert ours <= {"config", "daemon", "errors", "logs", "parent", "watch"}, ours
 
 
 def test_the_lock_names_the_daemon_as_lease_owners_do():

@@ -31,3 +31,32 @@ def test_maintenance_indexes_what_a_cut_off_poll_left_queued(sqlite_config, feed
     with db.session() as s:
         assert search.pending(s) == 0
     db.dispose()
+
+
+def test_a_poll_job_parses_in_processes_forked_from_itself(sqlite_config, feed_server):
+    """Four feeds new to the store: the poll parses them in processes, and those are forked from
+    the job before its event loop starts (pipeline.pool), not started from a fork server."""
+    from helpers.feedserver import Response
+    from helpers.polling import rss
+
+    from monitor.config import load_config
+    from monitor.store import Database
+
+    for n in range(4):
+        feed_server.routes[f"/{n}.xml"] = Response(200, rss([(f"g{n}", f"城商行加码新市民信贷{n}")]),
+                                                   {"Content-Type": "application/rss+xml"})
+    path = sqlite_config({"feeds": [{"name": f"f{n}", "url": feed_server.url(f"/{n}.xml")} for n in range(4)]})
+    config = load_config(path)
+    db = Database(config.database)
+    db.migrate()
+    done = subprocess.run(
+        [sys.executable, "-P", "-m", "monitor.daemon.work", "poll", "--config", str(path), "--parent", str(os.getpid()),
+         "--sync", "--log-level", "debug"],
+        input=path.read_text(encoding="utf-8"), capture_output=True, text=True, timeout=60,
+        env=dict(os.environ, MONITOR_DATABASE=config.database))
+    assert done.returncode == 0, done.stderr
+    assert "parse pool forked from this process" in done.stderr
+    assert "parse pool started" not in done.stderr  # (the fork server's)
+    polls = json.loads(done.stdout.splitlines()[0])["polls"]
+    assert sorted((p["feed"], p["status"], p["new"]) for p in polls) == [(f"f{n}", "ok", 1) for n in range(4)]
+    db.dispose()

@@ -1,0 +1,76 @@
+"""The parse pool forked from the poll job itself, before it starts a thread (``fork_pool``).
+
+Why: otherwise the workers start from a fork server, a fresh interpreter that imports and warms
+the parsing and text libraries again (``pipeline.warm``), so the job and the pool each held a
+copy of them. Measured at the peak of a 1,000-feed cold poll (in-process, as
+bench/poll_bench.py runs it, PSS): the job 144-145 MB, the fork server and its two workers
+154-155, its resource tracker 7; forked from the job, which has loaded and warmed the same
+libraries, the workers share its pages (copy-on-write): the job 124-127, the workers 101-107,
+312 → 228-231 MB in all. The fork server's start-up, 2 s of CPU a poll, goes too.
+
+A process that runs threads must not fork (a lock another thread holds at that moment stays
+held in the child, for ever), so the pool is forked only while the process has one thread: the
+poll job forks it before its event loop starts. Anywhere else (``monitor poll``, a pool started
+again after a worker died) ``Workers`` starts the fork server's pool as before.
+"""
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+import multiprocessing
+import os
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime
+
+from ..sources.parse import parse_feed
+from ..watch.query import Node
+from .workers import install, text_work
+
+log = logging.getLogger(__name__)
+
+# A small feed whose parse and text work take the paths a Chinese feed takes: traditional script,
+# HTML in the description, figures.
+_ITEM = ("<item><title>城商行推出新市民信用貸款 額度30萬元</title><link>http://127.0.0.1/warm</link><description>"
+         "&lt;p&gt;面向新就業形態勞動者，年化利率3.5%，審批縮短至兩個工作日。&lt;/p&gt;</description></item>")
+_FEED = f"<?xml version='1.0'?><rss version='2.0'><channel><title>預熱</title>{_ITEM}</channel></rss>"
+
+
+def warm() -> None:
+    """Build what parsing and text work build on first use (OpenCC's dictionaries, the tables and
+    patterns made lazily) in the process the workers are forked from, so they share it."""
+    with contextlib.suppress(Exception):  # only a saving: a worker builds what it needs on its first feed anyway
+        text_work(parse_feed(_FEED.encode(), content_type="application/rss+xml", fetched_at=datetime.now(UTC)).entries)
+
+
+def fork_pool(watches: Sequence[tuple[str, Node]], processes: int | None = None) -> ProcessPoolExecutor | None:
+    """A pool of ``processes`` workers forked from this process now, warmed first; None where
+    forking is unsafe (another thread runs), impossible (no ``fork``) or useless (one core):
+    the poll then starts the fork server's pool if it needs one."""
+    processes = processes or os.cpu_count() or 1
+    if processes < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    if threading.active_count() > 1:
+        log.debug("parse pool not forked: %d threads run in this process", threading.active_count())
+        return None
+    warm()
+    # Frozen while forking: the workers' collections then never walk (and so copy) what they
+    # inherit. Thawed here at once, so this process collects as before.
+    gc.collect()
+    gc.freeze()
+    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"), initializer=install,
+                               initargs=(list(watches), os.getpid()))
+    try:
+        # For ``fork`` the executor starts every worker at its first task, here, from this
+        # thread, before it starts its own management thread.
+        pool.submit(int).result()
+    except Exception as e:  # OSError (no memory for a process), BrokenProcessPool: the fork server's pool will do
+        log.warning("parse pool not forked (%s); the poll starts one from a fork server if it needs it", e)
+        pool.shutdown(wait=False, cancel_futures=True)
+        return None
+    finally:
+        gc.unfreeze()
+    log.debug("parse pool forked from this process (%d): %d workers", os.getpid(), processes)
+    return pool
