@@ -59,14 +59,18 @@ def pss_mb(pid: int) -> float:
 
 
 def role(pid: int) -> str:
-    """What a process of the tree is: a job (by its name), the parse pool (its fork server and the
-    workers forked from it, which keep its command line), or the pool's resource tracker."""
+    """What a process of the tree is: a job (by its name), the parse pool (the workers a poll job
+    forks, which keep its command line, or a fork server and the workers forked from it), or the
+    pool's resource tracker."""
     try:
-        argv = [a.decode() for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        forked = Path(f"/proc/{parent}/cmdline").read_bytes() == command
+        argv = [a.decode() for a in command.split(b"\0") if a]
     except OSError:
         return "gone"
     if "monitor.daemon.work" in argv:
-        return f"{argv[argv.index('monitor.daemon.work') + 1]} job"
+        return "parse pool" if forked else f"{argv[argv.index('monitor.daemon.work') + 1]} job"
     joined = " ".join(argv)
     return ("parse pool" if "forkserver" in joined else "tracker" if "resource_tracker" in joined
             else argv[0] if argv else "?")
