@@ -10,8 +10,11 @@ libraries, the workers share its pages (copy-on-write): the job 124-127, the wor
 
 A process that runs threads must not fork (a lock another thread holds at that moment stays
 held in the child, for ever), so the pool is forked only while the process has one thread: the
-poll job forks it before its event loop starts. Anywhere else (``monitor poll``, a pool started
-again after a worker died) ``Workers`` starts the fork server's pool as before.
+poll job forks it before its event loop starts, and so before any poll work: what the process
+rewrites after the fork is copied, while the workers keep the original (a pool forked from the
+heap one poll left, for a second poll in the same process, peaked at 249-254 MB). Anywhere
+else (``monitor poll``, a pool started again after a worker died) ``Workers`` starts the fork
+server's pool as before.
 """
 from __future__ import annotations
 
@@ -60,15 +63,17 @@ def fork_pool(watches: Sequence[tuple[str, Node]], processes: int | None = None)
     # inherit. Thawed here at once, so this process collects as before.
     gc.collect()
     gc.freeze()
-    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"), initializer=install,
-                               initargs=(list(watches), os.getpid()))
+    pool: ProcessPoolExecutor | None = None
     try:
+        pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"), initializer=install,
+                                   initargs=(list(watches), os.getpid()))
         # For ``fork`` the executor starts every worker at its first task, here, from this
         # thread, before it starts its own management thread.
         pool.submit(int).result()
-    except Exception as e:  # OSError (no memory for a process), BrokenProcessPool: the fork server's pool will do
+    except Exception as e:  # OSError (no memory or pipes for a process), BrokenProcessPool
         log.warning("parse pool not forked (%s); the poll starts one from a fork server if it needs it", e)
-        pool.shutdown(wait=False, cancel_futures=True)
+        if pool is not None:  # broken: its threads and workers are ending; wait for them
+            pool.shutdown(wait=True, cancel_futures=True)
         return None
     finally:
         gc.unfreeze()

@@ -100,3 +100,15 @@ def test_no_pool_is_forked_while_another_thread_runs():
     finally:
         release.set()
         thread.join()
+
+
+def test_a_pool_whose_workers_cannot_start_is_not_forked():
+    """A worker failing in its initializer (here: a watch that is not a query) leaves the poll to
+    start a fork server's pool if it needs one, with a warning, and no worker behind."""
+    script = ("import logging, multiprocessing, threading; logging.basicConfig(); "
+              "from monitor.pipeline.pool import fork_pool; print(fork_pool([('w', object())], processes=2), "
+              "threading.active_count(), len(multiprocessing.active_children()))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["None", "1", "0"]  # no pool, no thread or worker of it left
+    assert "parse pool not forked" in done.stderr
