@@ -218,10 +218,10 @@ def main() -> None:
           f"{b / w:4.2f}x the time of bare parsing, {n / w:4.2f}x the naive pipeline's")
     print(f"  then the search index for what it stored                  {per_second:8.0f} items/s;   "
           f"poll + index {with_index:.1f} feeds/s, {b / with_index:4.2f}x the time of bare parsing")
-    job, pool, bare_s = (statistics.median(x[k] for x in cpu) for k in range(3))
-    print(f"  the cold poll's CPU: this process {job:.1f} s (the writer thread, the event loop), parse processes "
-          f"{pool:.1f} s; {(job + pool) / bare_s:.2f}x the CPU of bare parsing ({bare_s:.1f} s), so on "
-          f"{os.cpu_count()} cores it cannot take less than {(job + pool) / (os.cpu_count() or 1) / bare_s:.2f}x "
+    job_s, pool_s, bare_s = (statistics.median(x[k] for x in cpu) for k in range(3))
+    print(f"  the cold poll's CPU: this process {job_s:.1f} s (the writer thread, the event loop), parse processes "
+          f"{pool_s:.1f} s; {(job_s + pool_s) / bare_s:.2f}x the CPU of bare parsing ({bare_s:.1f} s), so on "
+          f"{os.cpu_count()} cores it cannot take less than {(job_s + pool_s) / (os.cpu_count() or 1) / bare_s:.2f}x "
           "its time")
     # Wall over the least the CPU allows: the machine's speed, which moves both, cancels out.
     busy = statistics.median(x[1] / ((c[0] + c[1]) / (os.cpu_count() or 1)) for x, c in zip(index, cpu, strict=True))
