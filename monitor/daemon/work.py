@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s job: the config passed by the daemon is not valid: %s", args.job, "; ".join(e.problems))
         return 2
     use_zone(config.tz)
-    forked = _fork_for_poll(config, args) if args.job == "poll" else None
+    forked = _fork_for_poll(config, args, report_fd) if args.job == "poll" else None
     try:
         report = asyncio.run(Job(config, args, report_fd, forked).run())
     finally:
@@ -93,12 +93,14 @@ def _tell(fd: int, news: dict[str, Any]) -> None:
         os.write(fd, (json.dumps(news) + "\n").encode())
 
 
-def _fork_for_poll(config: Config, args: argparse.Namespace) -> tuple[Processor, ProcessPoolExecutor] | None:
+def _fork_for_poll(config: Config, args: argparse.Namespace,
+                   report_fd: int) -> tuple[Processor, ProcessPoolExecutor] | None:
     """The poll's parse processes, forked from this process while it has one thread, before the
     event loop starts any (``pipeline.pool``), with the Processor whose watches they compiled;
     None when too few feeds are due for the poll to parse in processes (``Workers.expect``): it
     then starts a fork server's pool if it comes to need one. A database that does not answer
-    is left to the job, which reports it."""
+    is left to the job, which reports it. The workers close their copies of the job's pipes from
+    the daemon: the daemon reads the report until its end, which must come when the job ends."""
     from ..store import Database, stats
 
     try:
@@ -119,7 +121,7 @@ def _fork_for_poll(config: Config, args: argparse.Namespace) -> tuple[Processor,
     from ..pipeline.process import Processor
 
     processor = Processor(config)
-    pool = fork_pool(processor.matcher.watches)
+    pool = fork_pool(processor.matcher.watches, close=(0, report_fd))
     return (processor, pool) if pool is not None else None
 
 

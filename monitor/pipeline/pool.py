@@ -48,10 +48,12 @@ def warm() -> None:
         text_work(parse_feed(_FEED.encode(), content_type="application/rss+xml", fetched_at=datetime.now(UTC)).entries)
 
 
-def fork_pool(watches: Sequence[tuple[str, Node]], processes: int | None = None) -> ProcessPoolExecutor | None:
+def fork_pool(watches: Sequence[tuple[str, Node]], processes: int | None = None, *,
+              close: Sequence[int] = ()) -> ProcessPoolExecutor | None:
     """A pool of ``processes`` workers forked from this process now, warmed first; None where
     forking is unsafe (another thread runs), impossible (no ``fork``) or useless (one core):
-    the poll then starts the fork server's pool if it needs one."""
+    the poll then starts the fork server's pool if it needs one. ``close``: file descriptors the
+    workers inherit but must not hold (a pipe whose reader waits for its end)."""
     processes = processes or os.cpu_count() or 1
     if processes < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return None
@@ -66,7 +68,7 @@ def fork_pool(watches: Sequence[tuple[str, Node]], processes: int | None = None)
     pool: ProcessPoolExecutor | None = None
     try:
         pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"), initializer=install,
-                                   initargs=(list(watches), os.getpid()))
+                                   initargs=(list(watches), os.getpid(), tuple(close)))
         # For ``fork`` the executor starts every worker at its first task, here, from this
         # thread, before it starts its own management thread.
         pool.submit(int).result()

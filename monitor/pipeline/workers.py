@@ -451,10 +451,11 @@ MatchKey = tuple[str, str, str, str | None, str | None, str | None]
 _MATCHER: Matcher | None = None  # in a parse process: the poll's watches (``install``)
 
 
-def install(watches: list[tuple[str, Node]], parent: int | None = None) -> None:
+def install(watches: list[tuple[str, Node]], parent: int | None = None, close: tuple[int, ...] = ()) -> None:
     """The pool's initializer. The worker ends with the process it started from (``parent``, the
     job that forked it, or else its fork server): a job killed by the OOM killer leaves no worker
-    waiting on its queue. Signals as the pool expects them: a worker forked from the job inherits
+    waiting on its queue. It closes the inherited descriptors in ``close`` (the job's report pipe:
+    the daemon waits for its end). Signals as the pool expects them: a worker forked from the job inherits
     its handlers, which only note SIGTERM; Ctrl-C stops the job, which then shuts the pool down.
     The process niced below the job (``POOL_NICE``), and the poll's watches compiled once in it.
     Matching new entries here instead of on the writer thread (the one thread every feed waits
@@ -466,6 +467,9 @@ def install(watches: list[tuple[str, Node]], parent: int | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if not die_with_parent(parent or os.getppid(), signal.SIGKILL):
         os._exit(1)  # its parent is gone: nobody will send it work
+    for fd in close:
+        with contextlib.suppress(OSError):
+            os.close(fd)
     with contextlib.suppress(OSError, AttributeError):  # only a priority: not every system has nice
         os.nice(POOL_NICE)
     _MATCHER = Matcher(watches) if watches else None

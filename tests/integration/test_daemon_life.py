@@ -438,3 +438,35 @@ def test_a_job_killed_mid_poll_loses_nothing_and_sends_once(make_config, feed_se
     with sess() as s:
         assert s.scalar(select(func.count()).select_from(Item)) == 1
         assert s.scalar(select(func.count()).select_from(Feed).where(Feed.lease_owner.is_not(None))) == 0
+
+
+def test_a_poll_job_killed_mid_poll_takes_its_forked_parse_workers_with_it(sqlite_config, feed_server, daemons):
+    """Four feeds new to the store: the poll job forks its parse workers from itself
+    (pipeline.pool). Killed outright (the OOM killer), it leaves no worker waiting on its queue,
+    and the next job polls the feeds."""
+    for n in range(4):
+        feed_server.routes[f"/{n}.xml"] = slow = rss([(f"p{n}", f"普惠金融第{n}期")])
+        slow.stall = 5.0
+    config = sqlite_config({"poll_interval": "2s", "feeds": [
+        {"name": f"f{n}", "url": feed_server.url(f"/{n}.xml"), "interval": "1h"} for n in range(4)]})
+    d = Daemon(config, "--log-level", "debug")
+    daemons.append(d)
+    wait_until(lambda: all(feed_server.requests_to(f"/{n}.xml") for n in range(4)), 30, "the poll to start")
+    (victim,) = job_pids(d, "poll")
+    workers = children_of(victim)
+    assert len(workers) >= 2, workers  # forked before the fetches began
+    os.kill(victim, signal.SIGKILL)
+    d.wait_for("killed by SIGKILL")
+    wait_until(lambda: not any(running(pid) for pid in workers), 10, "the workers to end")
+    wait_until(lambda: all(len(feed_server.requests_to(f"/{n}.xml")) >= 2 for n in range(4)), 30,
+               "the feeds polled again")
+    d.wait_for("polled 4 feeds")
+    assert d.stop() == 0, d.output
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie waiting to be reaped."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -1,6 +1,6 @@
 """The parse pool forked from the poll job (pipeline.pool): its workers are the process's own
-children, parse as a fork server's would, obey SIGTERM, end with the process that forked them,
-and no pool is forked while another thread runs."""
+children, parse as a fork server's would, obey SIGTERM, close the pipes they are told to, end
+with the process that forked them, and no pool is forked while another thread runs."""
 from __future__ import annotations
 
 import signal
@@ -20,11 +20,19 @@ from monitor.pipeline.pool import fork_pool
 from monitor.pipeline.workers import Workers
 from monitor.watch.query import parse_query
 
+READ, WRITE = os.pipe()  # as the job's report pipe to the daemon
+
 def probe():
-    return os.getpid(), os.getppid(), signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    try:
+        os.fstat(WRITE)
+        kept = True
+    except OSError:
+        kept = False
+    return os.getpid(), os.getppid(), signal.getsignal(signal.SIGTERM) == signal.SIG_DFL, kept
 
 signal.signal(signal.SIGTERM, lambda *_: None)  # as the job's (daemon.early): noted, not obeyed
-pool = fork_pool([("w", parse_query("新市民")), ("v", parse_query("助贷"))], processes=2)
+pool = fork_pool([("w", parse_query("新市民")), ("v", parse_query("助贷"))], processes=2,
+                 close=(WRITE,))
 
 async def parse_one():
     workers = Workers(processes=2, pool=pool)
@@ -61,9 +69,10 @@ def test_the_workers_are_the_process_s_own_children_and_parse_and_match():
     report = json.loads(out)
     assert report["title"] == "新市民"
     assert report["matched"] == ["w"]  # matched in the worker, with the watches it was given
-    parents = {parent for _, parent, _ in report["probes"]}
+    parents = {parent for _, parent, _, _ in report["probes"]}
     assert parents == {report["pid"]}  # forked from it: no fork server between
-    assert all(default for _, _, default in report["probes"])  # the job's SIGTERM handler is not inherited
+    assert all(default for _, _, default, _ in report["probes"])  # the job's SIGTERM handler is not inherited
+    assert not any(kept for _, _, _, kept in report["probes"])  # nor the pipe it was told to close
 
 
 def test_the_workers_end_with_the_process_that_forked_them():
@@ -72,7 +81,7 @@ def test_the_workers_end_with_the_process_that_forked_them():
 
     proc = start("wait")
     assert proc.stdout is not None
-    workers = [pid for pid, _, _ in json.loads(proc.stdout.readline())["probes"]]
+    workers = [pid for pid, _, _, _ in json.loads(proc.stdout.readline())["probes"]]
     assert workers and all(Path(f"/proc/{pid}").exists() for pid in workers)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
