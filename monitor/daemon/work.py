@@ -96,18 +96,22 @@ def _tell(fd: int, news: dict[str, Any]) -> None:
 def _fork_for_poll(config: Config, args: argparse.Namespace,
                    report_fd: int) -> tuple[Processor, ProcessPoolExecutor] | None:
     """The poll's parse processes, forked from this process while it has one thread, before the
-    event loop starts any (``pipeline.pool``), with the Processor whose watches they compiled;
-    None when too few feeds are due for the poll to parse in processes (``Workers.expect``): it
-    then starts a fork server's pool if it comes to need one. A database that does not answer
-    is left to the job, which reports it. The workers close their copies of the job's pipes from
-    the daemon: the daemon reads the report until its end, which must come when the job ends."""
-    from ..store import Database, stats
+    event loop starts any (``pipeline.pool``), with the Processor whose watches they compiled,
+    when the poll will parse in processes from its start (``Workers.expect``): enough due feeds
+    polled for the first time, counting those a ``--sync`` adds from the config. Otherwise None:
+    the poll starts a fork server's pool if it comes to need one. (Idle forked workers are not
+    free: what the job rewrites while they live is copied, the originals staying with them.)
+    A database that does not answer is left to the job, which reports it. The workers close
+    their copies of the job's pipes from the daemon, which reads the report until its end."""
+    from ..store import Database, feeds, stats
 
     try:
         db = Database(config.database)
         try:
             with db.session() as s:
-                due = stats.feeds_due(s, datetime.now(UTC))
+                first = stats.feeds_due(s, datetime.now(UTC), first=True)
+                if args.sync:
+                    first += len({f.name for f in config.feeds} - {v.name for v in feeds.feed_views(s)})
         finally:
             db.dispose()
     except Exception as e:
@@ -115,7 +119,7 @@ def _fork_for_poll(config: Config, args: argparse.Namespace,
         return None
     from ..pipeline.workers import POOL_FROM_FEEDS
 
-    if due < POOL_FROM_FEEDS and not args.sync:  # --sync: new feeds may come with the config
+    if first < POOL_FROM_FEEDS:
         return None
     from ..pipeline.pool import fork_pool
     from ..pipeline.process import Processor

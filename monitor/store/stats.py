@@ -10,9 +10,14 @@ from sqlalchemy.orm import Session
 from .models import Feed, Item
 
 
-def feeds_due(session: Session, now: datetime) -> int:
-    return session.scalar(select(func.count()).select_from(Feed).where(
-        Feed.active.is_(True), or_(Feed.next_poll_at.is_(None), Feed.next_poll_at <= now))) or 0
+def feeds_due(session: Session, now: datetime, *, first: bool = False) -> int:
+    """Active feeds due by ``now``; with ``first``, only those never polled successfully (a
+    poll parses all their entries: ``Claimed.first``)."""
+    query = select(func.count()).select_from(Feed).where(
+        Feed.active.is_(True), or_(Feed.next_poll_at.is_(None), Feed.next_poll_at <= now))
+    if first:
+        query = query.where(Feed.first_success_at.is_(None))
+    return session.scalar(query) or 0
 
 
 def items_stored(session: Session) -> int:

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+from sqlalchemy import text
 from web.conftest import fill
 
 from monitor.store import search
@@ -59,4 +60,17 @@ def test_a_poll_job_parses_in_processes_forked_from_itself(sqlite_config, feed_s
     assert "parse pool started" not in done.stderr  # (the fork server's)
     polls = json.loads(done.stdout.splitlines()[0])["polls"]
     assert sorted((p["feed"], p["status"], p["new"]) for p in polls) == [(f"f{n}", "ok", 1) for n in range(4)]
+
+    # The same feeds due again, known now: a routine poll parses on threads, so no pool is forked
+    # (idle forked workers would pin the pages the job rewrites).
+    with db.begin() as s:
+        s.execute(text("UPDATE feeds SET next_poll_at = NULL"))
+    again = subprocess.run(
+        [sys.executable, "-P", "-m", "monitor.daemon.work", "poll", "--config", str(path), "--parent", str(os.getpid()),
+         "--log-level", "debug"],
+        input=path.read_text(encoding="utf-8"), capture_output=True, text=True, timeout=60,
+        env=dict(os.environ, MONITOR_DATABASE=config.database))
+    assert again.returncode == 0, again.stderr
+    assert len(json.loads(again.stdout.splitlines()[0])["polls"]) == 4  # it did poll them
+    assert "parse pool forked" not in again.stderr
     db.dispose()
