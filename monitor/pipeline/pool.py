@@ -4,9 +4,10 @@ Why: otherwise the workers start from a fork server, a fresh interpreter that im
 the parsing and text libraries again (``pipeline.warm``), so the job and the pool each held a
 copy of them. Measured at the peak of a 1,000-feed cold poll (in-process, as
 bench/poll_bench.py runs it, PSS): the job 144-145 MB, the fork server and its two workers
-154-155, its resource tracker 7; forked from the job, which has loaded and warmed the same
-libraries, the workers share its pages (copy-on-write): the job 124-127, the workers 101-107,
-312 → 228-231 MB in all. The fork server's start-up, 2 s of CPU a poll, goes too.
+154-155, its resource tracker 7, 312 MB in all (two runs); forked from the job, which has
+loaded and warmed the same libraries, the workers share its pages (copy-on-write): the job
+118, the workers 98, 216-217 MB (three runs). The fork server's start-up, about 2 s of
+CPU a poll, goes too.
 
 A process that runs threads must not fork (a lock another thread holds at that moment stays
 held in the child, for ever), so the pool is forked only while the process has one thread: the
