@@ -19,6 +19,7 @@ import pytest
 import yaml
 from helpers.feedserver import Response
 from helpers.polling import earlier_today, recent
+from helpers.procs import running
 from helpers.smtpserver import SmtpServer, free_port
 from sqlalchemy import func, select, text
 
@@ -462,11 +463,3 @@ def test_a_poll_job_killed_mid_poll_takes_its_forked_parse_workers_with_it(sqlit
                "the feeds polled again")
     d.wait_for("polled 4 feeds")
     assert d.stop() == 0, d.output
-
-
-def running(pid: int) -> bool:
-    """Alive and not a zombie waiting to be reaped."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False

@@ -10,6 +10,8 @@ import threading
 import time
 from pathlib import Path
 
+from helpers.procs import running
+
 from monitor.pipeline.pool import fork_pool
 
 # Run in a process of its own: one with a single thread, as the poll job is when it forks.
@@ -86,17 +88,9 @@ def test_the_workers_end_with_the_process_that_forked_them():
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
     deadline = time.monotonic() + 10
-    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+    while any(running(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not any(alive(pid) for pid in workers)
-
-
-def alive(pid: int) -> bool:
-    """Running, not a zombie waiting for its reaper (init reaps an orphan soon, but not at once)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+    assert not any(running(pid) for pid in workers)
 
 
 def test_no_pool_is_forked_while_another_thread_runs():
