@@ -54,6 +54,8 @@ def test_what_was_frozen_before_the_poll_stays_frozen_after_it():
         frozen = gc.get_freeze_count()
         with collector.quiet():
             pass
-        assert gc.get_freeze_count() >= frozen > 0
+        # Unfrozen, the count would be 0. Not ``>= frozen``: a frozen object that dies meanwhile
+        # (a background thread of an earlier test ending) leaves the count (CI saw 402,321 → 402,312).
+        assert gc.get_freeze_count() >= 0.99 * frozen > 0
     finally:
         gc.unfreeze()
