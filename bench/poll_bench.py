@@ -10,6 +10,7 @@ steady state when the items are already stored. All in the same run, medians of 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import resource
 import sqlite3
@@ -119,6 +120,19 @@ def own_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+class WriterCpu(logging.Handler):
+    """The writer thread's CPU of each poll, from the line ``poll()`` logs as it ends."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.seconds: list[float] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("poll: the writer thread used "):
+            self.seconds.append(float(message.split()[5]))
+
+
 def bare_parse(bodies: list[bytes]) -> float:
     start = time.perf_counter()
     for b in bodies:
@@ -153,6 +167,9 @@ async def fetch_all(base: str) -> list[bytes]:
 
 
 def main() -> None:
+    writer = WriterCpu()
+    logging.getLogger("monitor.poll").addHandler(writer)
+    logging.getLogger("monitor.poll").setLevel(logging.DEBUG)
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         server, base = start_server(tmp)
@@ -164,6 +181,7 @@ def main() -> None:
             warm: list[float] = []
             index: list[tuple[float, float, float]] = []  # (items/s, poll s, index s)
             cpu: list[tuple[float, float, float]] = []  # the cold poll's (this process, parse processes, bare parsing)
+            writer_cpu: list[float] = []  # the cold poll's writer thread
             forked: list[bool] = []  # whether each poll's parse pool was forked from this process
             for run in range(RUNS):
                 bare_cpu = own_cpu()  # the ratio of CPU to CPU below is spared the wall time's noise
@@ -192,6 +210,7 @@ def main() -> None:
                     assert len(results) == FEEDS and not bad, bad[:3]
                     bucket.append(FEEDS / elapsed)
                     if bucket is cold:  # and what the poll job does next: the search index for what it stored
+                        writer_cpu.append(writer.seconds[-1])
                         cpu.append((own_cpu() - cpu_before[0],
                                     pool_cpu() - cpu_before[1] + children_cpu() - cpu_before[2], bare_cpu))
                         start = time.perf_counter()
@@ -223,6 +242,9 @@ def main() -> None:
           f"{pool_s:.1f} s; {(job_s + pool_s) / bare_s:.2f}x the CPU of bare parsing ({bare_s:.1f} s), so on "
           f"{os.cpu_count()} cores it cannot take less than {(job_s + pool_s) / (os.cpu_count() or 1) / bare_s:.2f}x "
           "its time")
+    w_s = statistics.median(writer_cpu)
+    print(f"  of this process's, the writer thread (store, dedupe, commit; one thread: SQLite takes one writer) "
+          f"{w_s:.1f} s, {w_s / bare_s:.2f}x bare parsing's CPU: no poll that stores on it takes less time")
     # Wall over the least the CPU allows: the machine's speed, which moves both, cancels out.
     busy = statistics.median(x[1] / ((c[0] + c[1]) / (os.cpu_count() or 1)) for x, c in zip(index, cpu, strict=True))
     print(f"  the cold poll's wall time is {busy:.2f}x that least (1.00: every core busy throughout)")

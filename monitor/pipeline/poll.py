@@ -95,6 +95,7 @@ async def poll(
                                on_result=on_result, processor=processor, on_start=on_start)
     finally:
         await workers.close()
+        log.debug("poll: the writer thread used %.2f s of CPU", workers.writer_seconds)
 
 
 async def _poll(config: Config, db: Database, workers: Workers, *, owner: str, names: list[str] | None,

@@ -112,7 +112,9 @@ class Workers:
         self._pool: ProcessPoolExecutor | None = None
         self._owned = True  # whether close() shuts self._pool down (not a pool handed in)
         self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="parse")
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store", initializer=self._writer_started)
+        self._writer_clock: int | None = None  # the writer thread's CPU clock, once it runs
+        self.writer_seconds = 0.0  # CPU the writer thread spent in this poll (set by close())
         self._stores: deque[_Store] = deque()  # waiting for the writer (``store``)
         self._stores_lock = threading.Lock()
         self._drain_queued = False  # a _drain is on the writer's queue: it takes what is waiting
@@ -313,7 +315,16 @@ class Workers:
         self._commit()
         return fn(*args)
 
+    def _writer_started(self) -> None:
+        """On the writer thread as it starts: its CPU clock, which close() reads. The writer is the
+        one thread every feed of a cold poll waits for, so its CPU is that poll's floor."""
+        with contextlib.suppress(AttributeError, OSError):  # no per-thread clocks here: not measured
+            self._writer_clock = time.pthread_getcpuclockid(threading.get_ident())
+
     async def close(self) -> None:
+        if self._writer_clock is not None:  # read while the thread lives (the clock goes with it)
+            with contextlib.suppress(OSError):
+                self.writer_seconds = time.clock_gettime(self._writer_clock)
         if self._pool is not None and self._owned:
             self._pool.shutdown(wait=False, cancel_futures=True)
         self._threads.shutdown(wait=False, cancel_futures=True)

@@ -199,6 +199,29 @@ def test_the_caller_hears_when_its_store_has_run_before_the_commit(db):
     assert rows(db) == [1]
 
 
+def test_close_reports_the_cpu_the_writer_thread_spent_and_not_other_threads(db):
+    """The writer is the one thread a cold poll's every feed waits for: its CPU is the poll's
+    floor, which the poll logs and bench/poll_bench.py prints."""
+    def burn(seconds: float):
+        def call(session):
+            end = time.thread_time() + seconds
+            while time.thread_time() < end:  # bounded: this thread's CPU
+                pass
+        return call
+
+    async def run():
+        workers = Workers(processes=1)
+        await workers.store(db, burn(0.3), size=1, on_rollback=lambda: None)
+        end = time.thread_time() + 0.6  # on the event loop's thread: not the writer's
+        while time.thread_time() < end:
+            pass
+        await workers.close()
+        return workers.writer_seconds
+
+    seconds = asyncio.run(run())
+    assert 0.3 <= seconds < 0.8
+
+
 def test_the_parse_processes_run_below_the_job_s_priority():
     """The writer thread is the poll's serial path: the processes feeding it take the CPU it leaves."""
     async def go() -> tuple[int, str]:
