@@ -17,8 +17,9 @@ from ..mail.compose import alert_now
 from ..mail.transports import transport_for
 from ..pipeline.index import index_queued
 from ..pipeline.poll import FeedResult, poll
+from ..pipeline.pool import for_poll
 from ..sources.specs import desired_feeds
-from ..store import display_url, feeds, instance_id, search
+from ..store import Database, display_url, feeds, instance_id, search
 from ..store.feeds import Health
 from ..watch.query import query_text
 from .common import EXIT_FAILED, EXIT_OK, local, open_db
@@ -103,10 +104,19 @@ def cmd_poll(config: Config, args: argparse.Namespace) -> int:
         print(f"monitor: no feed named {', '.join(unknown)} in {config.source_path} "
               f"(known: {', '.join(sorted(known))})", file=sys.stderr)
         return EXIT_FAILED
+    due_only = not (args.all or args.feeds)
+    # Forked while this process has one thread: the migration's checkpoint thread goes with its handle.
+    db.dispose()
+    processor, pool = for_poll(config, names=args.feeds, due_only=due_only) or (None, None)
+    db = Database(config.database)
     progress = Progress(sys.stderr, live=sys.stderr.isatty() and not args.json)
-    results = asyncio.run(poll(config, db, owner=instance_id(), names=args.feeds,
-                               due_only=not (args.all or args.feeds), on_result=progress.step,
-                               on_start=progress.start))
+    try:
+        results = asyncio.run(poll(config, db, owner=instance_id(), names=args.feeds, due_only=due_only,
+                                   on_result=progress.step, on_start=progress.start, processor=processor,
+                                   pool=pool))
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
     progress.close()
     if args.json:
         for r in results:

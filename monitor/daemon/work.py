@@ -96,37 +96,12 @@ def _tell(fd: int, news: dict[str, Any]) -> None:
 def _fork_for_poll(config: Config, args: argparse.Namespace,
                    report_fd: int) -> tuple[Processor, ProcessPoolExecutor] | None:
     """The poll's parse processes, forked from this process while it has one thread, before the
-    event loop starts any (``pipeline.pool``), with the Processor whose watches they compiled,
-    when the poll will parse in processes from its start (``Workers.expect``): enough due feeds
-    polled for the first time, counting those a ``--sync`` adds from the config. Otherwise None:
-    the poll starts a fork server's pool if it comes to need one. (Idle forked workers are not
-    free: what the job rewrites while they live is copied, the originals staying with them.)
-    A database that does not answer is left to the job, which reports it. The workers close
-    their copies of the job's pipes from the daemon, which reads the report until its end."""
-    from ..store import Database, feeds, stats
+    event loop starts any (``pipeline.pool.for_poll``), counting the feeds a ``--sync`` adds from
+    the config. The workers close their copies of the job's pipes from the daemon, which reads the
+    report until its end."""
+    from ..pipeline.pool import for_poll
 
-    try:
-        db = Database(config.database)
-        try:
-            with db.session() as s:
-                first = stats.feeds_due(s, datetime.now(UTC), first=True)
-                if args.sync:
-                    first += len({f.name for f in config.feeds} - {v.name for v in feeds.feed_views(s)})
-        finally:
-            db.dispose()
-    except Exception as e:
-        log.debug("poll job: no pool forked, the database did not answer (%s)", e)
-        return None
-    from ..pipeline.workers import POOL_FROM_FEEDS
-
-    if first < POOL_FROM_FEEDS:
-        return None
-    from ..pipeline.pool import fork_pool
-    from ..pipeline.process import Processor
-
-    processor = Processor(config)
-    pool = fork_pool(processor.matcher.watches, close=(0, report_fd))
-    return (processor, pool) if pool is not None else None
+    return for_poll(config, new_feeds=args.sync, close=(0, report_fd))
 
 
 class Job:

@@ -13,9 +13,10 @@ A process that runs threads must not fork (a lock another thread holds at that m
 held in the child, for ever), so the pool is forked only while the process has one thread: the
 poll job forks it before its event loop starts, and so before any poll work: what the process
 rewrites after the fork is copied, while the workers keep the original (a pool forked from the
-heap one poll left, for a second poll in the same process, peaked at 249-254 MB). Anywhere
-else (``monitor poll``, a pool started again after a worker died) ``Workers`` starts the fork
-server's pool as before.
+heap one poll left, for a second poll in the same process, peaked at 249-254 MB). ``for_poll``
+decides, for the daemon's poll job and ``monitor poll`` alike; anywhere else (a pool started again
+after a worker died, a routine poll whose parsing proves long) ``Workers`` starts the fork server's
+pool as before.
 """
 from __future__ import annotations
 
@@ -28,10 +29,15 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from ..sources.parse import parse_feed
 from ..watch.query import Node
-from .workers import install, text_work
+from .workers import POOL_FROM_FEEDS, install, text_work
+
+if TYPE_CHECKING:  # the fork server imports this module (``warm``): no database or config libraries in it
+    from ..config import Config
+    from .process import Processor
 
 log = logging.getLogger(__name__)
 
@@ -82,3 +88,37 @@ def fork_pool(watches: Sequence[tuple[str, Node]], processes: int | None = None,
         gc.unfreeze()
     log.debug("parse pool forked from this process (%d): %d workers", os.getpid(), processes)
     return pool
+
+
+def for_poll(config: Config, *, names: Sequence[str] | None = None, due_only: bool = True, new_feeds: bool = True,
+             close: Sequence[int] = ()) -> tuple[Processor, ProcessPoolExecutor] | None:
+    """The parse pool of a poll about to run in this process, forked now, with the Processor whose
+    watches its workers compiled: when POOL_FROM_FEEDS or more of the feeds it polls (``names``, or
+    every feed, or with ``due_only`` the due ones) are polled for the first time, so that it parses
+    in processes from its start (``Workers.expect``). ``new_feeds``: the config's feeds the store
+    has no row of yet count (the poll adds them first). Otherwise None: the poll starts a fork
+    server's pool if it comes to need one (idle forked workers are not free: what this process
+    rewrites while they live is copied, the originals staying with them). The count is read on a
+    database handle of its own, closed before the fork (its checkpoint thread with it); a database
+    that does not answer is left to the poll, which reports it."""
+    from ..sources.specs import desired_feeds
+    from ..store import Database, stats
+    from .process import Processor
+
+    try:
+        db = Database(config.database)
+        try:
+            wanted = [f.name for f in desired_feeds(config) if names is None or f.name in names]
+            with db.session() as s:
+                first = stats.first_polls(s, datetime.now(UTC) if due_only else None, names,
+                                          new=wanted if new_feeds else ())
+        finally:
+            db.dispose()
+    except Exception as e:
+        log.debug("no parse pool forked: the database did not answer (%s)", e)
+        return None
+    if first < POOL_FROM_FEEDS:
+        return None
+    processor = Processor(config)
+    pool = fork_pool(processor.matcher.watches, close=close)
+    return (processor, pool) if pool is not None else None

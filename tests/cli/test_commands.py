@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 
 import pytest
 from helpers.feedserver import Response
@@ -43,6 +45,32 @@ def test_poll_exits_1_when_a_feed_failed_and_for_an_unknown_feed(cfg, capsys):
     assert run("poll", "--all") == 1
     assert run("poll", "--feed", "nosuch") == 1
     assert "no feed named nosuch" in capsys.readouterr().err
+
+
+def test_poll_of_new_feeds_parses_in_processes_forked_from_itself(sqlite_config, feed_server):
+    """``monitor poll`` as a new user runs it, in a process of its own: four feeds never polled are
+    parsed by workers forked from the command (pipeline.pool), not by a fork server's; polled
+    again, known now, they parse on threads and nothing is forked."""
+    from helpers.polling import rss
+
+    for n in range(4):
+        feed_server.routes[f"/{n}.xml"] = Response(200, rss([(f"g{n}", f"城商行加码新市民信贷{n}")]),
+                                                   {"Content-Type": "application/rss+xml"})
+    path = sqlite_config({"feeds": [{"name": f"f{n}", "url": feed_server.url(f"/{n}.xml")} for n in range(4)]})
+
+    def poll() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-P", "-m", "monitor", "--config", str(path), "--log-level", "debug",
+                               "poll", "--all", "--json"], capture_output=True, text=True, timeout=120)
+
+    first = poll()
+    assert first.returncode == 0, first.stderr
+    assert "parse pool forked from this process" in first.stderr
+    assert "parse pool started" not in first.stderr  # (the fork server's)
+    results = [json.loads(line) for line in first.stdout.splitlines()]
+    assert sorted((r["feed"], r["status"], r["new"]) for r in results) == [(f"f{n}", "ok", 1) for n in range(4)]
+    again = poll()
+    assert again.returncode == 0, again.stderr
+    assert len(again.stdout.splitlines()) == 4 and "parse pool forked" not in again.stderr
 
 
 def test_poll_says_when_it_indexes_many_items_for_search(cfg, capsys, monkeypatch):

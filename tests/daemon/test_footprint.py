@@ -60,3 +60,14 @@ def test_metrics_off_accept_every_call_and_on_count():
     on.poll_results([Result()])
     text = on.exposition().decode()
     assert 'monitor_items_total{change="new"} 3.0' in text and "monitor_matches_total 2.0" in text
+
+
+def test_the_parse_pool_s_fork_server_loads_the_parsing_libraries_only():
+    """``pipeline.warm``, the fork server's preload: the workers parse and fold text, and whatever
+    else it imports (the store's, the config's libraries) every worker shares and the server holds."""
+    code = ("import json, sys, monitor.pipeline.warm; "
+            "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))")
+    loaded = set(json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                           check=True).stdout))
+    assert {"feedparser", "opencc", "numpy"} <= loaded  # the check sees real imports
+    assert loaded.isdisjoint(["sqlalchemy", "pydantic", "apscheduler", "httpx", "aiohttp", "yaml", "jinja2"]), loaded

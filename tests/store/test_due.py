@@ -46,3 +46,25 @@ def test_next_feed_due_and_next_email_to_try(db_url):
         assert abs(feeds.next_due(s) - datetime.now(UTC)) < timedelta(seconds=5)
         assert deliveries.next_attempt(s) == now + timedelta(minutes=30)
     db.dispose()
+
+
+def test_first_polls_counts_feeds_never_polled_that_this_poll_takes_and_feeds_it_adds(db_url):
+    """``stats.first_polls``: how many feeds a poll parses whole (``pipeline.pool.for_poll``
+    forks its parse processes from four)."""
+    from monitor.store import stats
+
+    db = Database(db_url)
+    db.migrate()
+    now = datetime.now(UTC)
+    with db.begin() as s:
+        _feed(s, "new", None)
+        _feed(s, "new-later", now + timedelta(hours=1))
+        _feed(s, "known", None)
+        s.execute(update(Feed).where(Feed.name == "known").values(first_success_at=now))
+        _feed(s, "retired", None, active=False)
+    with db.session() as s:
+        assert stats.first_polls(s, now) == 1  # due by now: "new" only
+        assert stats.first_polls(s, None) == 2  # due or not (--all)
+        assert stats.first_polls(s, None, ["new-later", "known"]) == 1  # the named ones (--feed)
+        assert stats.first_polls(s, now, new=["new", "added", "also added"]) == 3  # and the two not stored yet
+    db.dispose()
